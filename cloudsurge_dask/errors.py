@@ -1,0 +1,72 @@
+"""The exception tree of cloudsurge-dask.
+
+Every failure a user can meet is one of these, so the CLI can print one precise line
+and exit non-zero instead of a traceback::
+
+    CloudSurgeError
+    ├── ConfigError            bad flag, env var or option value
+    ├── FormulaError           a formula line that fails the strict grammar (carries line number)
+    ├── QueueError             Redis unreachable, refused, or the job is unknown
+    ├── StorageError           the output URL cannot be written or read
+    ├── GeneratorError         the structure generator failed for one formula
+    │   ├── GeneratorRejected  it refused the formula (`>E ...`): permanent, never retried
+    │   └── GeneratorCrashed   crash, timeout, garbage or a count mismatch: retried
+    ├── ClusterError           the Dask cluster could not be started or reached
+    └── VerifyError            an output part does not match its manifest
+"""
+
+from __future__ import annotations
+
+
+class CloudSurgeError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(CloudSurgeError):
+    """A setting (flag, `CLOUDSURGE_*` variable or default) is invalid."""
+
+
+class FormulaError(CloudSurgeError):
+    """A formula failed the strict grammar; `line` is 1-based when it came from a file."""
+
+    def __init__(self, message: str, line: int | None = None, source: str | None = None):
+        where = ""
+        if source is not None and line is not None:
+            where = f"{source}:{line}: "
+        elif line is not None:
+            where = f"line {line}: "
+        super().__init__(f"{where}{message}")
+        self.line = line
+        self.source = source
+
+
+class QueueError(CloudSurgeError):
+    """The Redis queue cannot be reached or is in an unexpected state."""
+
+
+class StorageError(CloudSurgeError):
+    """The output location cannot be written or read."""
+
+
+class GeneratorError(CloudSurgeError):
+    """The structure generator failed for one formula."""
+
+    permanent = False
+
+
+class GeneratorRejected(GeneratorError):
+    """The generator refused the formula itself; retrying cannot help."""
+
+    permanent = True
+
+
+class GeneratorCrashed(GeneratorError):
+    """The generator crashed, hung, or printed output that does not add up; worth a retry."""
+
+
+class ClusterError(CloudSurgeError):
+    """The Dask cluster could not be created or reached."""
+
+
+class VerifyError(CloudSurgeError):
+    """An output part is missing, torn or altered with respect to its manifest."""

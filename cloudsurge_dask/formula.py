@@ -1,0 +1,274 @@
+"""One molecular formula: a value object, its strict grammar, and formula files.
+
+A formula string travels from a user's file to a Redis key, a file name and a generator's
+command line, so the grammar is strict on purpose: only the elements the generator knows,
+counts without leading zeros, each element once, no whitespace, no punctuation. Whatever
+fails is refused with a `FormulaError` that names the offending token, never repaired.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import fsspec
+
+from .errors import FormulaError, StorageError
+
+# Lowest valences, as the generator uses them.
+VALENCES: dict[str, int] = {
+    "C": 4, "N": 3, "O": 2, "S": 2, "P": 3, "B": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1,
+}  # fmt: skip
+MAX_HEAVY_ATOMS = 32  # the engine's limit
+MAX_FORMULA_CHARS = 200  # far above any valid formula; bounds the work spent on junk
+MAX_LINE_BYTES = 4096  # a longer line in a formula file is junk, not a formula
+SHOWN_BAD_LINES = 5  # bad lines quoted in a file's error; the rest are only counted
+
+_SHELL = set(";&|$`<>(){}[]*?!~'\"\\#=%^,")
+# Fast path: a well-formed formula with small counts; anything else is diagnosed slowly.
+_FAST = re.compile(r"(?:(?:Cl|Br|C|N|O|S|P|B|F|I|H)(?:[1-9][0-9]?)?)+")
+_FAST_TOKEN = re.compile(r"([A-Z][a-z]?)([0-9]*)")
+_TOKEN = re.compile(r"([A-Z][a-z]*)([0-9]*)")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_BLANK = b" \t\r\n\x0b\x0c"
+_PAIRS: dict[tuple[str, int], tuple[str, int]] = {}  # interned (element, count) pairs
+
+
+def _hill_key(element: str) -> tuple[int, str]:
+    return (0 if element == "C" else 1, element)
+
+
+def max_hydrogens(counts: Iterable[tuple[str, int]]) -> int:
+    """The most hydrogens a connected, uncharged structure can carry: sum(valence-2) + 2."""
+    return sum(count * (VALENCES[element] - 2) for element, count in counts) + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """Heavy-atom counts (kept in Hill order: C first, then alphabetical) plus hydrogens.
+
+    The constructor accepts the heavy atoms in any order and normalises them, so two
+    formulae are equal exactly when they have the same atoms.
+    """
+
+    counts: tuple[tuple[str, int], ...]
+    hydrogens: int = 0
+
+    def __post_init__(self) -> None:
+        counts = tuple(sorted(self.counts, key=lambda pair: _hill_key(pair[0])))
+        elements = [element for element, _ in counts]
+        if len(set(elements)) != len(elements):
+            raise ValueError(f"repeated element in {counts!r}")
+        for element, count in counts:
+            if element not in VALENCES or not isinstance(count, int) or count < 1:
+                raise ValueError(f"bad heavy-atom count {(element, count)!r}")
+        if not isinstance(self.hydrogens, int) or self.hydrogens < 0:
+            raise ValueError(f"bad hydrogen count {self.hydrogens!r}")
+        if counts != self.counts:
+            object.__setattr__(self, "counts", counts)
+
+    @property
+    def heavy_atoms(self) -> int:
+        return sum(count for _, count in self.counts)
+
+    @property
+    def max_hydrogens(self) -> int:
+        return max_hydrogens(self.counts)
+
+    @property
+    def hill(self) -> str:
+        """Hill notation: C, H, then alphabetical; without carbon, all alphabetical."""
+        pairs = list(self.counts)
+        if self.hydrogens:
+            if pairs and pairs[0][0] == "C":
+                pairs.insert(1, ("H", self.hydrogens))
+            else:
+                pairs = sorted([*pairs, ("H", self.hydrogens)])
+        return "".join(element if n == 1 else f"{element}{n}" for element, n in pairs)
+
+    def __str__(self) -> str:
+        return self.hill
+
+
+def _show(text: str) -> str:
+    """The input as an ASCII-only repr, truncated: safe to print to any terminal or log."""
+    if len(text) > 60:
+        return ascii(text[:57]) + "..."
+    return ascii(text)
+
+
+def _not_a_formula(text: str) -> str:
+    if text.startswith("-"):
+        why = "looks like a command-line option"
+    else:
+        char = next(c for c in text if not (c.isascii() and c.isalnum()))
+        if char in "/\\":
+            why = "contains a path separator"
+        elif not char.isascii():
+            why = f"non-ASCII character U+{ord(char):04X}"
+        elif char.isspace():
+            why = "contains whitespace"
+        elif ord(char) < 32 or ord(char) == 127:
+            why = f"control character U+{ord(char):04X}"
+        elif char in _SHELL:
+            why = f"contains shell metacharacter {char!r}"
+        else:
+            why = f"unexpected character {char!r}"
+    return f"not a formula: {_show(text)} ({why})"
+
+
+def _diagnose(text: str) -> tuple[dict[str, int], str | None]:
+    """Tokenise slowly, returning the counts or the first precise reason for refusal."""
+    counts: dict[str, int] = {}
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            char = text[pos]
+            if char.islower():
+                why = f"element symbols start upper-case: {char!r} at position {pos + 1}"
+            else:
+                why = f"count {char!r} at position {pos + 1} follows no element"
+            return counts, f"{why} in {_show(text)}"
+        element, digits = match.groups()
+        token = match.group(0)
+        if element not in VALENCES and element != "H":
+            return counts, f"unknown element {element!r} in {_show(text)}"
+        if digits and (digits[0] == "0"):
+            if digits.strip("0") == "":
+                return counts, f"count must be a positive integer in {token!r}"
+            return counts, f"count must be a positive integer without leading zeros in {token!r}"
+        if element in counts:
+            return counts, f"element {element!r} appears twice in {_show(text)}"
+        counts[element] = int(digits) if digits else 1
+        pos = match.end()
+    return counts, None
+
+
+def _check(text: str) -> Formula | str:
+    """Parse stripped text into a Formula, or return the reason it is refused."""
+    if _FAST.fullmatch(text):
+        counts: dict[str, int] = {}
+        for element, digits in _FAST_TOKEN.findall(text):
+            if element in counts:
+                return f"element {element!r} appears twice in {_show(text)}"
+            counts[element] = int(digits) if digits else 1
+    else:
+        if not text:
+            return "empty formula"
+        if len(text) > MAX_FORMULA_CHARS:
+            return f"formula too long: {len(text)} characters in {_show(text)}"
+        if not _ASCII_ALNUM.fullmatch(text):
+            return _not_a_formula(text)
+        counts, why = _diagnose(text)
+        if why is not None:
+            return why
+    hydrogens = counts.pop("H", 0)
+    if not counts:
+        return f"no heavy atom in {_show(text)}"
+    heavy = sum(counts.values())
+    if heavy > MAX_HEAVY_ATOMS:
+        return f"too many heavy atoms: {heavy} (limit {MAX_HEAVY_ATOMS}) in {_show(text)}"
+    pairs = tuple(_intern(pair) for pair in counts.items())
+    limit = max(max_hydrogens(pairs), 0)
+    if hydrogens > limit:
+        return f"too many hydrogens: {hydrogens} (at most {limit} here) in {_show(text)}"
+    return Formula(pairs, hydrogens)
+
+
+def _intern(pair: tuple[str, int]) -> tuple[str, int]:
+    return _PAIRS.setdefault(pair, pair)
+
+
+def parse_formula(text: str, *, line: int | None = None, source: str | None = None) -> Formula:
+    """Parse one formula under the strict grammar; surrounding ASCII whitespace is ignored.
+
+    Hydrogens may not exceed what the heavy atoms can carry (the rule above, at least 0);
+    formulae that are well formed but have no structure (`C2`, `F3`) are left to the
+    generator to refuse.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"not a formula: expected text, got {type(text).__name__}", line, source)
+    result = _check(text.strip(" \t\r\n\x0b\x0c"))
+    if isinstance(result, str):
+        raise FormulaError(result, line, source)
+    return result
+
+
+def _raw_lines(handle: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes | None]:
+    """Yield the lines of a binary stream without their newline; None for an overlong line."""
+    rest = b""
+    overlong = False
+    while chunk := handle.read(chunk_size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for raw in lines:
+            yield None if overlong or len(raw) > MAX_LINE_BYTES else raw
+            overlong = False
+        if len(rest) > MAX_LINE_BYTES:
+            overlong, rest = True, b""
+    if rest or overlong:
+        yield None if overlong or len(rest) > MAX_LINE_BYTES else rest
+
+
+def read_formula_file(path_or_url: str) -> list[Formula]:
+    """Every formula of a file (local, `memory://`, `gs://`, optionally compressed), in order.
+
+    Blank lines and lines starting with `#` are skipped and duplicates keep their first
+    occurrence. If any line is bad nothing is returned: one FormulaError quotes the first
+    few bad lines with their numbers and counts them all, so a user fixes a file in one go.
+    """
+    seen: dict[Formula, None] = {}
+    bad: list[tuple[int, str]] = []
+    bad_count = 0
+    try:
+        with fsspec.open(path_or_url, "rb", compression="infer") as handle:
+            for number, raw in enumerate(_raw_lines(handle), start=1):
+                if raw is None:
+                    result: Formula | str = f"line longer than {MAX_LINE_BYTES} bytes"
+                else:
+                    stripped = raw.strip(_BLANK)
+                    if not stripped or stripped[:1] == b"#":
+                        continue
+                    result = _check(stripped.decode("utf-8", "replace"))
+                if isinstance(result, str):
+                    bad_count += 1
+                    if len(bad) < SHOWN_BAD_LINES:
+                        bad.append((number, result))
+                elif not bad_count:
+                    seen[result] = None
+    except OSError as exc:
+        raise StorageError(f"cannot read formula file {path_or_url}: {exc}") from exc
+    if bad_count:
+        shown = "; ".join(f"line {number}: {why}" for number, why in bad)
+        more = f"; and {bad_count - len(bad)} more" if bad_count > len(bad) else ""
+        plural = "line" if bad_count == 1 else "lines"
+        message = f"{bad_count} bad {plural} in {path_or_url}: {shown}{more}"
+        error = FormulaError(message)
+        error.line, error.source = bad[0][0], path_or_url  # the first bad line, for callers
+        raise error
+    if not seen:
+        raise FormulaError(f"no formulae in {path_or_url}")
+    return list(seen)
+
+
+def write_formula_file(formulae: Iterable[Formula], path_or_url: str) -> int:
+    """Write one Hill formula per line (compression inferred from the name); return the count."""
+    written = 0
+    try:
+        with fsspec.open(path_or_url, "wb", compression="infer") as handle:
+            batch: list[str] = []
+            for formula in formulae:
+                batch.append(formula.hill)
+                if len(batch) >= 65536:
+                    handle.write(("\n".join(batch) + "\n").encode("ascii"))
+                    written += len(batch)
+                    batch = []
+            if batch:
+                handle.write(("\n".join(batch) + "\n").encode("ascii"))
+                written += len(batch)
+    except OSError as exc:
+        raise StorageError(f"cannot write formula file {path_or_url}: {exc}") from exc
+    return written

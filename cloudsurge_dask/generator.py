@@ -1,0 +1,184 @@
+"""The one choke point through which the structure generator runs.
+
+Argv lists only (never a shell), stdout read in large blocks, stderr drained concurrently by
+a thread, a timeout that kills a hung generator, and a non-zero exit raised with the tail of
+its stderr. Works the same for upstream Surge and the built-in engine.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError, GeneratorCrashed, GeneratorRejected
+from .task import Task
+
+BLOCK_SIZE = 1 << 20
+_SUMMARY = re.compile(rb">Z (?:wrote|generated) (\d+) -> (\d+) -> (\d+) in ([0-9.]+) sec")
+# Surge's filter options that may pass through: no triple bonds, planar, cycle limits,
+# bad-substructure exclusions. Everything else is refused before anything runs.
+_ALLOWED = re.compile(r"^-(T|P|t\d{1,2}|f\d{1,2}|p\d{1,2}(:\d{1,2})?|B\d{1,2}(,\d{1,2}){0,15})$")
+
+
+def validate_options(options: Sequence[str]) -> tuple[str, ...]:
+    """Surge filter options from a user, checked against a whitelist."""
+    for option in options:
+        if not _ALLOWED.match(option):
+            raise ConfigError(
+                f"--surge-options: {option!r} is not an allowed generator option "
+                "(allowed: -T, -P, -t#, -f#, -p#[:#], -B#[,#...])"
+            )
+    return tuple(options)
+
+
+def resolve_executable(surge: str | None) -> str:
+    """An explicit path, else `surge` on PATH, else the built-in engine."""
+    if surge:
+        found = shutil.which(surge) if os.sep not in surge else surge
+        if not found or not os.access(found, os.X_OK) or not Path(found).is_file():
+            raise ConfigError(f"--surge: {surge!r} is not an executable file")
+        return str(Path(found).resolve())
+    on_path = shutil.which("surge")
+    if on_path:
+        return on_path
+    from .engine import engine_path
+
+    try:
+        return str(engine_path())
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class GeneratorResult:
+    """The generator's own summary (`>Z` line) of one run."""
+
+    graphs: int
+    coloured: int
+    structures: int
+    seconds: float
+    wall_seconds: float
+
+
+class Generation:
+    """One running generator: iterate `blocks()`, then read `result`.
+
+    Use as a context manager so the process is always reaped, and killed if the consumer
+    stops early (for example because a part could not be written).
+    """
+
+    def __init__(
+        self,
+        executable: str,
+        task: Task,
+        options: Sequence[str] = (),
+        timeout: float = 0.0,
+        stderr_lines: int = 20,
+    ) -> None:
+        self.argv = [executable, *options, *task.split_options, "-S", task.formula]
+        self.task = task
+        self.timeout = timeout
+        self._stderr: collections.deque[bytes] = collections.deque(maxlen=stderr_lines)
+        self._summary: re.Match[bytes] | None = None
+        self._timed_out = False
+        self._result: GeneratorResult | None = None
+        self._started = time.perf_counter()
+        try:
+            self._process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise GeneratorCrashed(f"{task.key}: cannot start {executable}: {exc}") from None
+        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._drain.start()
+        self._timer: threading.Timer | None = None
+        if timeout > 0:
+            self._timer = threading.Timer(timeout, self._kill_on_timeout)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _drain_stderr(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            match = _SUMMARY.search(line)
+            if match:
+                self._summary = match
+            self._stderr.append(line.rstrip(b"\n")[:500])
+
+    def _kill_on_timeout(self) -> None:
+        self._timed_out = True
+        self._process.kill()
+
+    def blocks(self) -> Iterator[bytes]:
+        """Raw stdout in blocks of up to 1 MiB; checked to be plain ASCII text."""
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        while True:
+            block = os.read(fd, BLOCK_SIZE)
+            if not block:
+                break
+            if not block.isascii():
+                self._process.kill()
+                raise GeneratorCrashed(f"{self.task.key}: generator wrote non-ASCII output")
+            yield block
+        self._finish()
+
+    def stderr_tail(self) -> str:
+        return "\n".join(line.decode("ascii", "replace") for line in self._stderr)
+
+    def _finish(self) -> None:
+        code = self._process.wait()
+        self._drain.join()
+        if self._timer is not None:
+            self._timer.cancel()
+        wall = time.perf_counter() - self._started
+        tail = self.stderr_tail()
+        if self._timed_out:
+            raise GeneratorCrashed(f"{self.task.key}: generator timed out after {self.timeout:g} s")
+        if code != 0:
+            errors = [line for line in tail.splitlines() if line.startswith(">E")]
+            if errors and code > 0:
+                raise GeneratorRejected(f"{self.task.key}: {errors[-1][2:].strip()}")
+            raise GeneratorCrashed(f"{self.task.key}: generator exited with {code}: {tail[-400:]}")
+        if self._summary is None:
+            raise GeneratorCrashed(f"{self.task.key}: generator printed no '>Z' summary line")
+        graphs, coloured, structures, seconds = self._summary.groups()
+        self._result = GeneratorResult(
+            int(graphs), int(coloured), int(structures), float(seconds), wall
+        )
+
+    @property
+    def result(self) -> GeneratorResult:
+        if self._result is None:
+            raise GeneratorCrashed(f"{self.task.key}: generator output was not read to the end")
+        return self._result
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._drain.join(timeout=5)
+        if self._timer is not None:
+            self._timer.cancel()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> Generation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,160 @@
+"""A whole run on the client side: formulae in, verified parts and a records table out."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .cluster import open_cluster
+from .errors import CloudSurgeError, QueueError
+from .formula import Formula
+from .generator import resolve_executable, validate_options
+from .jobqueue import JobQueue, Progress, new_job_id
+from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
+from .redisserver import RedisServer, redacted_url
+from .settings import Settings
+from .storage import check_writable, open_store
+from .task import Task
+from .worker import JobMeta, drain
+
+from .export import RECORDS_FILE, job_url
+
+
+@contextlib.contextmanager
+def redis_for(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or a private embedded one for the length of the run."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    with RedisServer() as server:
+        yield server.url
+
+
+def order_tasks(formulae: Sequence[Formula]) -> list[Task]:
+    """Largest first (more heavy atoms, then fewer hydrogens), so the tail is short."""
+    ordered = sorted(formulae, key=lambda f: (-f.heavy_atoms, f.hydrogens, f.hill))
+    return [Task(f.hill) for f in ordered]
+
+
+def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], job: str) -> JobMeta:
+    """Put a new job on the queue; the output location is checked first."""
+    output = job_url(settings.output, job)
+    check_writable(output)
+    meta = JobMeta(
+        output=output,
+        surge=settings.surge,
+        surge_options=validate_options(settings.surge_options),
+        part_size=settings.part_size,
+        codec=settings.codec,
+        generator_timeout=settings.generator_timeout,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        batch_size=settings.batch_size,
+    )
+    queue = JobQueue(JobQueue.connect(client_url), job)
+    queue.create(order_tasks(formulae), meta.to_dict())
+    return meta
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: str
+    output: str
+    records: pd.DataFrame
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return bool((self.records["status"] == OK).all())
+
+
+def _bar(progress: Progress, started: float) -> str:
+    total = max(progress.total, 1)
+    finished = progress.done + progress.failed
+    width = 30
+    filled = int(width * finished / total)
+    elapsed = max(time.monotonic() - started, 1e-9)
+    return (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{progress.total} formulae, "
+        f"{progress.structures:,} structures, {progress.structures / elapsed:,.0f}/s"
+    )
+
+
+def run_job(settings: Settings, formulae: Sequence[Formula], *, job: str | None = None,
+            quiet: bool = False) -> Outcome:
+    """Enqueue (unless resuming `job`), drain on the cluster, gather, reconcile and save."""
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
+    resolve_executable(settings.surge)
+    started = time.monotonic()
+    with redis_for(settings) as url:
+        if job is None:
+            job = new_job_id()
+            enqueue(url, settings, formulae, job)
+            say(f"job {job}: {len(formulae)} formulae queued on {redacted_url(url)}")
+        queue = JobQueue(JobQueue.connect(url), job)
+        if not queue.exists():
+            raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
+        meta = JobMeta.from_dict(queue.meta())
+        with open_cluster(settings) as handle:
+            if handle.dashboard:
+                say(f"dashboard: {handle.dashboard}")
+            futures = [
+                handle.client.submit(drain, url, job, pure=False, key=f"drain-{job}-{i}")
+                for i in range(handle.drains)
+            ]
+            while not all(f.done() for f in futures):
+                if not quiet:
+                    sys.stderr.write(_bar(queue.progress(), started))
+                    sys.stderr.flush()
+                time.sleep(0.5)
+            gathered: list[TaskRecord] = []
+            for future in futures:
+                if future.status == "finished":
+                    gathered.extend(future.result())
+                else:
+                    say(f"\na drain task ended with {future.exception()!r}; records come from Redis")
+        if not quiet:
+            sys.stderr.write(_bar(queue.progress(), started) + "\n")
+        stored = queue.records()
+        if not queue.finished():
+            raise QueueError(f"job {job} did not finish: {queue.progress()}")
+    records = _reconcile(gathered, stored)
+    frame = records_frame(records)
+    store = open_store(meta.output)
+    store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
+    return Outcome(job, meta.output, frame, time.monotonic() - started)
+
+
+def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[TaskRecord]:
+    """Redis holds the final record of every task, including those whose drain was lost."""
+    by_task = {record.task: record for record in stored}
+    missing = {record.task for record in gathered} - set(by_task)
+    if missing:
+        raise CloudSurgeError(f"records returned by drains but missing in Redis: {sorted(missing)[:5]}")
+    return list(by_task.values())
+
+
+def summary(outcome: Outcome) -> str:
+    frame = outcome.records
+    counts = frame["status"].value_counts()
+    structures = int(frame["structures"].sum())
+    busy = float((frame["finished"] - frame["started"]).dt.total_seconds().sum())
+    generator = float(frame["generator_seconds"].sum())
+    share = generator / busy if busy > 0 else 0.0
+    lines = [
+        f"job {outcome.job}: {len(frame)} tasks, {int(counts.get(OK, 0))} ok, "
+        f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
+        f"structures: {structures:,} in {outcome.seconds:.1f} s "
+        f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); generator share of worker time {share:.0%}",
+        f"compressed: {int(frame['compressed_bytes'].sum()):,} bytes "
+        f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
+        f"output: {outcome.output}/",
+    ]
+    for _, row in frame[frame["status"] != OK].head(10).iterrows():
+        lines.append(f"  {row['task']}: {row['status']}: {row['error']}")
+    return "\n".join(lines)

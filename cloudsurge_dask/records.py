@@ -1,0 +1,74 @@
+"""What happened to each task: typed records, their JSON form in Redis, and the DataFrame."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+OK = "ok"
+FAILED = "failed"  # gave up after the retry budget
+REJECTED = "rejected"  # the generator refused the formula: permanent, never retried
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One finished task (whole formula or one split part), written once it is final."""
+
+    job: str
+    task: str
+    formula: str
+    worker: str
+    started: datetime
+    finished: datetime
+    generator_seconds: float
+    write_seconds: float
+    structures: int
+    parts: int
+    raw_bytes: int
+    compressed_bytes: int
+    status: str
+    error: str | None = None
+    attempts: int = 1
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        data["started"] = self.started.isoformat()
+        data["finished"] = self.finished.isoformat()
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TaskRecord:
+        data: dict[str, Any] = json.loads(text)
+        data["started"] = datetime.fromisoformat(data["started"])
+        data["finished"] = datetime.fromisoformat(data["finished"])
+        return cls(**data)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished - self.started).total_seconds()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+COLUMNS = [f.name for f in dataclasses.fields(TaskRecord)]
+
+
+def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
+    """A DataFrame with one row per task, typed columns, sorted by task key."""
+    import pandas as pd
+
+    frame = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=COLUMNS)
+    for column in ("started", "finished"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("structures", "parts", "raw_bytes", "compressed_bytes", "attempts"):
+        frame[column] = frame[column].astype("int64")
+    return frame.sort_values("task", ignore_index=True)

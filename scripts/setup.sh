@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything cloudsurge-dask needs on a fresh Debian machine, idempotently:
+# Debian packages (redis-server, CDK + a JRE, nauty for the built-in engine, a C compiler),
+# then a virtual environment in .venv with the package and its test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev gcc)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q '.[test]'
+echo "setup: ready (.venv)" >&2
