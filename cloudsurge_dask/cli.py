@@ -56,7 +56,10 @@ def settings_options(names: Sequence[str] = ALL) -> Callable[[F], F]:
         for name in reversed(names):
             flag = "--" + name.replace("_", "-")
             command = click.option(
-                flag, name, default=None, metavar="VALUE",
+                flag,
+                name,
+                default=None,
+                metavar="VALUE",
                 help=f"{HELP[name]} [env: CLOUDSURGE_{name.upper()}]",
             )(command)
         return command

@@ -24,20 +24,20 @@ VALENCES: dict[str, int] = {
 MAX_HEAVY_ATOMS = 32  # the engine's limit
 MAX_FORMULA_CHARS = 200  # far above any valid formula; bounds the work spent on junk
 MAX_LINE_BYTES = 4096  # a longer line in a formula file is junk, not a formula
+PARSE_CACHE_LINES = 1 << 16  # bounds the memory spent on remembering parsed lines
 SHOWN_BAD_LINES = 5  # bad lines quoted in a file's error; the rest are only counted
 
-_SHELL = set(";&|$`<>(){}[]*?!~'\"\\#=%^,")
+_SHELL = set(";&|$`<>(){}[]*?!~'\"\\#^")
 # Fast path: a well-formed formula with small counts; anything else is diagnosed slowly.
 _FAST = re.compile(r"(?:(?:Cl|Br|C|N|O|S|P|B|F|I|H)(?:[1-9][0-9]?)?)+")
 _FAST_TOKEN = re.compile(r"([A-Z][a-z]?)([0-9]*)")
 _TOKEN = re.compile(r"([A-Z][a-z]*)([0-9]*)")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]+")
 _BLANK = b" \t\r\n\x0b\x0c"
-_PAIRS: dict[tuple[str, int], tuple[str, int]] = {}  # interned (element, count) pairs
-
-
-def _hill_key(element: str) -> tuple[int, str]:
-    return (0 if element == "C" else 1, element)
+_HILL_ORDER = sorted(VALENCES, key=lambda element: (element != "C", element))
+# Shared (element, count) pairs: millions of formulae then cost little memory.
+_PAIRS = {e: [(e, n) for n in range(MAX_HEAVY_ATOMS + 1)] for e in _HILL_ORDER}
+_EXCESS = {element: valence - 2 for element, valence in VALENCES.items()}
 
 
 def max_hydrogens(counts: Iterable[tuple[str, int]]) -> int:
@@ -57,7 +57,7 @@ class Formula:
     hydrogens: int = 0
 
     def __post_init__(self) -> None:
-        counts = tuple(sorted(self.counts, key=lambda pair: _hill_key(pair[0])))
+        counts = tuple(sorted(self.counts, key=lambda pair: (pair[0] != "C", pair[0])))
         elements = [element for element, _ in counts]
         if len(set(elements)) != len(elements):
             raise ValueError(f"repeated element in {counts!r}")
@@ -102,11 +102,11 @@ def _show(text: str) -> str:
 def _not_a_formula(text: str) -> str:
     if text.startswith("-"):
         why = "looks like a command-line option"
+    elif "/" in text or "\\" in text:
+        why = "contains a path separator"
     else:
         char = next(c for c in text if not (c.isascii() and c.isalnum()))
-        if char in "/\\":
-            why = "contains a path separator"
-        elif not char.isascii():
+        if not char.isascii():
             why = f"non-ASCII character U+{ord(char):04X}"
         elif char.isspace():
             why = "contains whitespace"
@@ -171,15 +171,21 @@ def _check(text: str) -> Formula | str:
     heavy = sum(counts.values())
     if heavy > MAX_HEAVY_ATOMS:
         return f"too many heavy atoms: {heavy} (limit {MAX_HEAVY_ATOMS}) in {_show(text)}"
-    pairs = tuple(_intern(pair) for pair in counts.items())
-    limit = max(max_hydrogens(pairs), 0)
+    limit = max(sum(n * _EXCESS[element] for element, n in counts.items()) + 2, 0)
     if hydrogens > limit:
         return f"too many hydrogens: {hydrogens} (at most {limit} here) in {_show(text)}"
-    return Formula(pairs, hydrogens)
+    return _trusted(
+        tuple([_PAIRS[element][counts[element]] for element in _HILL_ORDER if element in counts]),
+        hydrogens,
+    )
 
 
-def _intern(pair: tuple[str, int]) -> tuple[str, int]:
-    return _PAIRS.setdefault(pair, pair)
+def _trusted(counts: tuple[tuple[str, int], ...], hydrogens: int) -> Formula:
+    """Build a Formula from counts already validated and in Hill order, skipping the checks."""
+    formula = object.__new__(Formula)
+    object.__setattr__(formula, "counts", counts)
+    object.__setattr__(formula, "hydrogens", hydrogens)
+    return formula
 
 
 def parse_formula(text: str, *, line: int | None = None, source: str | None = None) -> Formula:
@@ -221,6 +227,7 @@ def read_formula_file(path_or_url: str) -> list[Formula]:
     few bad lines with their numbers and counts them all, so a user fixes a file in one go.
     """
     seen: dict[Formula, None] = {}
+    parsed: dict[bytes, Formula | str] = {}  # repeated lines are parsed once
     bad: list[tuple[int, str]] = []
     bad_count = 0
     try:
@@ -232,7 +239,12 @@ def read_formula_file(path_or_url: str) -> list[Formula]:
                     stripped = raw.strip(_BLANK)
                     if not stripped or stripped[:1] == b"#":
                         continue
-                    result = _check(stripped.decode("utf-8", "replace"))
+                    cached = parsed.get(stripped)
+                    if cached is None:
+                        if len(parsed) >= PARSE_CACHE_LINES:
+                            parsed.clear()
+                        cached = parsed[stripped] = _check(stripped.decode("utf-8", "replace"))
+                    result = cached
                 if isinstance(result, str):
                     bad_count += 1
                     if len(bad) < SHOWN_BAD_LINES:

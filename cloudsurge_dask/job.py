@@ -85,8 +85,9 @@ def _bar(progress: Progress, started: float) -> str:
     )
 
 
-def run_job(settings: Settings, formulae: Sequence[Formula], *, job: str | None = None,
-            quiet: bool = False) -> Outcome:
+def run_job(
+    settings: Settings, formulae: Sequence[Formula], *, job: str | None = None, quiet: bool = False
+) -> Outcome:
     """Enqueue (unless resuming `job`), drain on the cluster, gather, reconcile and save."""
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
     resolve_executable(settings.surge)
@@ -117,7 +118,9 @@ def run_job(settings: Settings, formulae: Sequence[Formula], *, job: str | None 
                 if future.status == "finished":
                     gathered.extend(future.result())
                 else:
-                    say(f"\na drain task ended with {future.exception()!r}; records come from Redis")
+                    say(
+                        f"\na drain task ended with {future.exception()!r}; records come from Redis"
+                    )
         if not quiet:
             sys.stderr.write(_bar(queue.progress(), started) + "\n")
         stored = queue.records()
@@ -135,7 +138,9 @@ def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[Tas
     by_task = {record.task: record for record in stored}
     missing = {record.task for record in gathered} - set(by_task)
     if missing:
-        raise CloudSurgeError(f"records returned by drains but missing in Redis: {sorted(missing)[:5]}")
+        raise CloudSurgeError(
+            f"records returned by drains but missing in Redis: {sorted(missing)[:5]}"
+        )
     return list(by_task.values())
 
 

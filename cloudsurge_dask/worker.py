@@ -96,7 +96,9 @@ class Worker:
         )
         self.consumer = consumer or consumer_name()
         self.executable = resolve_executable(self.meta.surge)
-        self.sink = Sink(open_store(self.meta.output), get_codec(self.meta.codec), self.meta.part_size)
+        self.sink = Sink(
+            open_store(self.meta.output), get_codec(self.meta.codec), self.meta.part_size
+        )
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
         records: list[TaskRecord] = []
@@ -141,8 +143,9 @@ class Worker:
                 )
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
-            record = self._record(lease, started, clock, status=REJECTED if permanent else FAILED,
-                                  error=str(exc))
+            record = self._record(
+                lease, started, clock, status=REJECTED if permanent else FAILED, error=str(exc)
+            )
             final = self.queue.fail(lease, record, permanent=permanent)
             return record if final else None
         wall = time.perf_counter() - clock

@@ -1,0 +1,313 @@
+"""The one place that knows which Dask cluster a run uses: local, a given scheduler, or Kubernetes.
+
+Everything else gets a `ClusterHandle`: a connected `Client` and how many drain tasks to
+submit (one per worker process). Start-up failures become `ClusterError`s that say what to
+do, and every wait is bounded by `--cluster-timeout` (0 means no limit), so a broken
+kubeconfig or a pod that never schedules ends the run instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from distributed import Client, LocalCluster
+
+from .errors import ClusterError, ConfigError
+from .manifests import SCRATCH, base_env, harden_pod, resources, worker_env
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_RESOURCES = resources("1", "2Gi", "1Gi")
+IDLE_TIMEOUT = 600  # the operator deletes a cluster whose client died and whose scheduler idles
+GUIDE = "docs/gke.md"
+
+
+@dataclass
+class ClusterHandle:
+    """A connected client plus the number of drain tasks that keeps every worker process busy."""
+
+    client: Client
+    drains: int
+    dashboard: str | None
+    kind: str  # "local", "scheduler" or "kubernetes"
+
+
+@contextmanager
+def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
+    """Start (or reach) the cluster the settings ask for; close whatever was started on exit."""
+    if settings.scheduler:
+        with _remote(settings) as handle:
+            yield handle
+    elif settings.cluster == "kubernetes":
+        with _kubernetes(settings) as handle:
+            yield handle
+    else:
+        with _local(settings) as handle:
+            yield handle
+
+
+def _limit(settings: Settings) -> float | None:
+    return settings.cluster_timeout or None
+
+
+def _wait_for_workers(client: Client, count: int, settings: Settings, hint: str) -> None:
+    try:
+        client.wait_for_workers(count, timeout=_limit(settings))
+    except TimeoutError:
+        raise ClusterError(
+            f"{len(client.nthreads())} of {count} Dask worker(s) connected within "
+            f"{settings.cluster_timeout:g} s (--cluster-timeout); {hint}"
+        ) from None
+
+
+def _dashboard(source: Any) -> str | None:
+    try:
+        return str(source.dashboard_link)
+    except (KeyError, AttributeError, ValueError):
+        return None
+
+
+@contextmanager
+def _local(settings: Settings) -> Iterator[ClusterHandle]:
+    try:
+        cluster = LocalCluster(
+            n_workers=settings.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc
+    with cluster, Client(cluster) as client:
+        _wait_for_workers(client, settings.workers, settings, "try fewer --workers")
+        yield ClusterHandle(client, settings.workers, _dashboard(cluster), "local")
+
+
+@contextmanager
+def _remote(settings: Settings) -> Iterator[ClusterHandle]:
+    address = settings.scheduler
+    limit = _limit(settings)
+    try:
+        client = Client(address, **({"timeout": limit} if limit else {}))
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} ({exc}); check --scheduler and "
+            f"that `dask scheduler` is running and reachable from here"
+        ) from None
+    with client:
+        hint = f"start some with `dask worker {address} --nthreads 1`"
+        _wait_for_workers(client, 1, settings, hint)
+        yield ClusterHandle(client, len(client.nthreads()), _dashboard(client), "scheduler")
+
+
+def _operator() -> Any:
+    """The dask-kubernetes operator module, imported only when a Kubernetes run asks for it."""
+    try:
+        from dask_kubernetes import operator
+    except ImportError:
+        raise ConfigError(
+            "--cluster kubernetes needs dask-kubernetes: pip install 'cloudsurge-dask[kubernetes]'"
+        ) from None
+    return operator
+
+
+def cluster_name() -> str:
+    """A fresh DaskCluster name; unique so parallel runs in one namespace never collide."""
+    return f"cloudsurge-{uuid.uuid4().hex[:8]}"
+
+
+def kube_cluster_spec(settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """The `DaskCluster` for a run: the operator's template plus our workers and hardening."""
+    if settings.adaptive_max and settings.adaptive_max < settings.pods:
+        raise ConfigError("--adaptive-max must be 0 (off) or at least --pods")
+    name = name or cluster_name()
+    spec: dict[str, Any] = _operator().make_cluster_spec(
+        name=name,
+        image=settings.image,
+        n_workers=settings.pods,
+        resources=resources(settings.pod_cpu, settings.pod_memory, settings.pod_ephemeral_storage),
+        env=worker_env(settings.redis_secret, settings.storage_secret),
+        worker_command=shlex.split(
+            f"dask worker --nworkers {settings.processes_per_pod} --nthreads 1 "
+            f"--local-directory {SCRATCH}"
+        ),
+        idle_timeout=IDLE_TIMEOUT,
+    )
+    worker = spec["spec"]["worker"]["spec"]
+    harden_pod(worker, settings.pod_ephemeral_storage, settings.storage_secret)
+    if settings.service_account:
+        worker["serviceAccountName"] = settings.service_account
+    scheduler = spec["spec"]["scheduler"]["spec"]
+    container = scheduler["containers"][0]
+    container["args"] = ["dask", "scheduler", "--host", "0.0.0.0"]
+    container["env"] = base_env()
+    container["resources"] = SCHEDULER_RESOURCES
+    harden_pod(scheduler, SCHEDULER_RESOURCES["requests"]["ephemeral-storage"])
+    return spec
+
+
+@contextmanager
+def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
+    operator = _operator()
+    spec = kube_cluster_spec(settings)
+    name = spec["metadata"]["name"]
+    limit = _limit(settings)
+    log.info("starting DaskCluster %s in namespace %s", name, settings.namespace)
+
+    def create() -> Any:
+        return operator.KubeCluster(
+            custom_cluster_spec=spec,
+            namespace=settings.namespace,
+            shutdown_on_close=True,
+            resource_timeout=int(limit) if limit else 3600,
+            quiet=True,
+        )
+
+    try:
+        cluster = _bounded(create, limit, on_late=lambda late: late.close(timeout=60))
+    except Exception as exc:
+        _forget(operator, name)
+        if isinstance(exc, TimeoutError):
+            _delete_in_background(name, settings.namespace)
+        raise ClusterError(explain(exc, settings, name)) from exc
+    try:
+        if settings.adaptive_max:
+            cluster.adapt(minimum=settings.pods, maximum=settings.adaptive_max)
+        drains = max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
+        with Client(cluster) as client:
+            hint = (
+                f"see `kubectl get pods -n {settings.namespace} -l dask.org/cluster-name={name}`"
+                " (ImagePullBackOff: check --image; Pending: not enough CPU/memory quota)"
+            )
+            _wait_for_workers(client, 1, settings, hint)
+            yield ClusterHandle(client, drains, _dashboard(cluster), "kubernetes")
+    finally:
+        cluster.close(timeout=limit or 3600)
+
+
+def _bounded(create: Callable[[], Any], limit: float | None, on_late: Callable[[Any], None]) -> Any:
+    """Run `create` in a daemon thread and give up after `limit` s; a late result is closed."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            box["value"] = create()
+        except BaseException as exc:  # re-raised in the calling thread below
+            box["error"] = exc
+        with lock:
+            done.set()
+            late = box.get("abandoned", False)
+        if late and "value" in box:
+            with contextlib.suppress(Exception):
+                on_late(box["value"])
+
+    threading.Thread(target=run, name="cloudsurge-cluster-start", daemon=True).start()
+    done.wait(limit)
+    with lock:
+        if not done.is_set():
+            box["abandoned"] = True
+            raise TimeoutError(f"no Dask scheduler after {limit:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _forget(operator: Any, name: str) -> None:
+    """Drop a failed KubeCluster from dask-kubernetes' exit-time reaper (it would only re-fail)."""
+    for instance in list(operator.KubeCluster._instances):
+        if instance.name == name:
+            operator.KubeCluster._instances.discard(instance)
+
+
+def _delete_in_background(name: str, namespace: str) -> None:
+    """Best effort: remove a DaskCluster whose start timed out so its pods stop costing money."""
+
+    async def delete() -> None:
+        from dask_kubernetes.operator._objects import DaskCluster
+
+        resource = await DaskCluster.get(name, namespace=namespace, timeout=10)
+        await resource.delete()
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(asyncio.wait_for(delete(), 30))
+
+    threading.Thread(target=run, name="cloudsurge-cluster-delete", daemon=True).start()
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _raised_in(exc: BaseException, files: tuple[str, ...]) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].filename.replace(os.sep, "/").endswith(files)
+
+
+def explain(exc: BaseException, settings: Settings, name: str) -> str:
+    """One line saying what went wrong starting the Kubernetes cluster and what to do about it."""
+    chain = list(_chain(exc))
+    text = " ".join(str(e) for e in chain)
+    codes = [getattr(getattr(e, "response", None), "status_code", None) for e in chain]
+    kinds = {type(e).__name__ for e in chain}
+    ns = settings.namespace
+    if "Unable to find valid credentials" in text:
+        return (
+            "no Kubernetes credentials: set KUBECONFIG or run `gcloud container clusters "
+            f"get-credentials CLUSTER --region REGION` (see {GUIDE})"
+        )
+    if any(_raised_in(e, ("kr8s/_config.py", "kr8s/_auth.py")) for e in chain):
+        where = os.environ.get("KUBECONFIG", "~/.kube/config")
+        return (
+            f"cannot read your kubeconfig ({where}: {type(exc).__name__}: {exc}); it is empty or "
+            f"malformed: recreate it with `gcloud container clusters get-credentials` ({GUIDE})"
+        )
+    if 401 in codes:
+        return (
+            "the Kubernetes API server rejected your credentials (401): refresh them with "
+            f"`gcloud container clusters get-credentials CLUSTER --region REGION` ({GUIDE})"
+        )
+    if 403 in codes:
+        return (
+            f"forbidden by Kubernetes RBAC in namespace {ns} (403: {chain[0]}); bind the "
+            f"Role cloudsurge-client from cluster/rbac.yaml to your user ({GUIDE})"
+        )
+    if 404 in codes or "Custom Resource Definitions" in text:
+        return (
+            "the Dask operator's custom resources (daskclusters.kubernetes.dask.org) are not "
+            f"installed: install the operator with helm as in {GUIDE}, then retry"
+        )
+    if kinds & {"ConnectError", "ConnectionRefusedError", "APITimeoutError", "ConnectTimeout"}:
+        return (
+            f"cannot reach the Kubernetes API server ({chain[-1]}): check `kubectl cluster-info` "
+            "and your kubeconfig context"
+        )
+    if kinds & {"SchedulerStartupError", "CrashLoopBackOffError"}:
+        return f"the Dask scheduler pod crashed; check --image. {text[:2000]}"
+    if isinstance(exc, TimeoutError):
+        return (
+            f"the Dask cluster {name} did not start within {settings.cluster_timeout:g} s "
+            "(--cluster-timeout): is the Dask operator running (`kubectl get pods -n "
+            f"dask-operator`)? are its pods Pending (`kubectl get pods -n {ns} -l "
+            f"dask.org/cluster-name={name}`; `kubectl describe pod ...`)?"
+        )
+    return f"could not start the Dask cluster on Kubernetes: {type(exc).__name__}: {exc}"

@@ -1,0 +1,154 @@
+"""The formula set of a run: every formula with 1..N heavy atoms over some elements, via CDK.
+
+CDK (through JPype) enumerates the heavy-atom multisets, so the project's formula set comes
+from the same chemistry toolkit users know; Python only applies the hydrogen rule (every
+count from sum(valence-2)+2 down to 0 in steps of 2), which CDK's own rules cannot express
+with the generator's lowest valences.
+
+The trick that makes CDK's mass-window generator enumerate by *atom count*: each element
+gets a synthetic isotope of mass 1 + i*EPSILON (distinct, because CDK's full enumerator
+merges equal masses), so a formula's mass lies within 0.5 of its number of heavy atoms and
+the window [0.5, N+0.5] holds exactly the multisets with 1..N atoms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .formula import MAX_HEAVY_ATOMS, VALENCES, Formula, max_hydrogens
+
+CDK_JAR_DIR = Path("/usr/share/java")
+DEBIAN_PACKAGES = "default-jre-headless libcdk-java"
+EPSILON = 1e-3  # 32 atoms * 9 * EPSILON stays far below the 0.5 margin of the window
+MAX_MULTISETS = 2_000_000  # beyond this the formula list alone would take gigabytes
+
+_ELEMENT_COUNT = re.compile(r"([A-Z][a-z]?)([0-9]*)")
+_START_LOCK = threading.Lock()
+_classes: dict[str, Any] = {}
+
+
+def _check_installation(jar_dir: Path = CDK_JAR_DIR) -> None:
+    """Raise ConfigError naming the Debian packages if Java or the CDK jars are missing."""
+    import jpype
+
+    if not list(jar_dir.glob("cdk-formula*.jar")):
+        raise ConfigError(
+            f"the CDK jars are missing from {jar_dir}: install the Debian packages "
+            f"{DEBIAN_PACKAGES}"
+        )
+    try:
+        jpype.getDefaultJVMPath()
+    except jpype.JVMNotFoundException as exc:
+        raise ConfigError(
+            f"no Java runtime found ({exc}): install the Debian packages {DEBIAN_PACKAGES}"
+        ) from None
+
+
+def _cdk() -> dict[str, Any]:
+    """The CDK classes, starting the JVM on first use (once per process, never at import)."""
+    with _START_LOCK:
+        if _classes:
+            return _classes
+        import jpype
+
+        if not jpype.isJVMStarted():
+            _check_installation()
+            jpype.startJVM(classpath=[f"{CDK_JAR_DIR}/*"], convertStrings=False)
+            _quiet_slf4j(jpype)
+        try:
+            for name in ("MolecularFormulaRange", "MolecularFormulaGenerator"):
+                _classes[name] = jpype.JClass(f"org.openscience.cdk.formula.{name}")
+            _classes["Manipulator"] = jpype.JClass(
+                "org.openscience.cdk.tools.manipulator.MolecularFormulaManipulator"
+            )
+            _classes["builder"] = jpype.JClass(
+                "org.openscience.cdk.silent.SilentChemObjectBuilder"
+            ).getInstance()
+            _classes["IIsotope"] = jpype.JClass("org.openscience.cdk.interfaces.IIsotope")
+        except (TypeError, jpype.JException) as exc:
+            _classes.clear()
+            raise ConfigError(
+                f"CDK classes not found on the JVM class path ({exc}): install the Debian "
+                f"packages {DEBIAN_PACKAGES}, and start no JVM without them before this one"
+            ) from None
+        return _classes
+
+
+def _quiet_slf4j(jpype: Any) -> None:
+    """Let SLF4J pick its binding with stderr muted: its many-bindings warning is noise."""
+    system = jpype.JClass("java.lang.System")
+    stream = jpype.JClass("java.io.PrintStream")
+    null = jpype.JClass("java.io.OutputStream").nullOutputStream()
+    saved = system.err
+    system.setErr(stream(null))
+    try:
+        jpype.JClass("org.slf4j.LoggerFactory").getILoggerFactory()
+    except jpype.JException:
+        pass  # no SLF4J on the class path: nothing to quiet
+    finally:
+        system.setErr(saved)
+
+
+def _check_request(max_heavy_atoms: int, elements: Sequence[str]) -> list[str]:
+    if isinstance(elements, str):
+        raise ConfigError(f"elements must be a sequence of symbols, not the string {elements!r}")
+    if not isinstance(max_heavy_atoms, int) or not 1 <= max_heavy_atoms <= MAX_HEAVY_ATOMS:
+        raise ConfigError(
+            f"max heavy atoms must be a whole number from 1 to {MAX_HEAVY_ATOMS}, "
+            f"not {max_heavy_atoms!r}"
+        )
+    chosen = list(dict.fromkeys(elements))
+    if not chosen:
+        raise ConfigError("name at least one element")
+    unknown = [element for element in chosen if element not in VALENCES]
+    if unknown:
+        raise ConfigError(
+            f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
+            f"{', '.join(VALENCES)} (hydrogens are implied)"
+        )
+    multisets = math.comb(max_heavy_atoms + len(chosen), len(chosen)) - 1
+    if multisets > MAX_MULTISETS:
+        raise ConfigError(
+            f"{max_heavy_atoms} heavy atoms over {len(chosen)} elements give {multisets:,} "
+            f"heavy-atom combinations (limit {MAX_MULTISETS:,}): use fewer atoms or elements, "
+            "or pass a formula file"
+        )
+    return chosen
+
+
+def heavy_atom_sets(max_heavy_atoms: int, elements: Sequence[str]) -> list[dict[str, int]]:
+    """Every multiset of 1..N heavy atoms over the elements, enumerated by CDK."""
+    chosen = _check_request(max_heavy_atoms, elements)
+    cdk = _cdk()
+    ranges = cdk["MolecularFormulaRange"]()
+    for index, element in enumerate(chosen):
+        isotope = cdk["builder"].newInstance(cdk["IIsotope"], element)
+        isotope.setExactMass(1.0 + index * EPSILON)
+        ranges.addIsotope(isotope, 0, max_heavy_atoms)
+    generator = cdk["MolecularFormulaGenerator"](cdk["builder"], 0.5, max_heavy_atoms + 0.5, ranges)
+    to_string = cdk["Manipulator"].getString
+    found: list[dict[str, int]] = []
+    while (cdk_formula := generator.getNextFormula()) is not None:
+        text = str(to_string(cdk_formula))
+        found.append({element: int(n) if n else 1 for element, n in _ELEMENT_COUNT.findall(text)})
+    return found
+
+
+def generate_formulae(max_heavy_atoms: int, elements: Sequence[str]) -> list[Formula]:
+    """All formulae with 1..N heavy atoms over the elements, by heavy atoms then Hill string.
+
+    For each heavy-atom multiset from CDK, every hydrogen count from the most the atoms can
+    carry down to 0 in steps of 2 (none if that most is negative).
+    """
+    formulae: list[Formula] = []
+    for counts in heavy_atom_sets(max_heavy_atoms, elements):
+        pairs = tuple(counts.items())
+        formulae.extend(Formula(pairs, h) for h in range(max_hydrogens(pairs), -1, -2))
+    formulae.sort(key=lambda formula: (formula.heavy_atoms, formula.hill))
+    return formulae

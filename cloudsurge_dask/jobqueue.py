@@ -1,0 +1,457 @@
+"""The work queue of one job: a Redis Stream read through a consumer group.
+
+A task is leased by reading its stream entry into the group (it then sits in the pending list
+of that consumer). A worker that dies leaves it pending; once idle for `lease_seconds` any
+consumer reclaims it (XAUTOCLAIM), which counts as a new attempt. Every state change that
+must not be half-done (record + ack + counters, ack + requeue) runs as one Lua script.
+All keys of a job are `cloudsurge:<job>:*`; the set `cloudsurge:jobs` lists the job ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
+
+from .errors import ConfigError, QueueError
+from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
+from .redisserver import redacted_url
+from .task import Task
+
+JOBS_KEY = "cloudsurge:jobs"
+GROUP = "workers"
+BATCH = 1_000
+MAX_ERRORS = 10_000
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# KEYS stream, records; ARGV group, consumer, count, min-idle ms. Reclaims expired leases
+# (XAUTOCLAIM replies with 2 elements on Redis 6.2, 3 on 7), then reads new entries; entries
+# of tasks that already have a final record are acked and skipped. Rows: {id, fields, deliveries}.
+LEASE = """
+local stream, records, group, consumer = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local want, out, cursor = tonumber(ARGV[3]), {}, '0-0'
+local function take(entry, deliveries)
+  local key = nil
+  for i = 1, #entry[2], 2 do if entry[2][i] == 'task' then key = entry[2][i + 1] end end
+  if key and redis.call('HEXISTS', records, key) == 1 then
+    redis.call('XACK', stream, group, entry[1])
+  else
+    out[#out + 1] = {entry[1], entry[2], deliveries}
+  end
+end
+for _ = 1, 50 do
+  local reply = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[4], cursor,
+                           'COUNT', want - #out)
+  cursor = reply[1]
+  for _, entry in ipairs(reply[2]) do
+    if type(entry) == 'table' then
+      local info = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
+      take(entry, info[1] and info[1][4] or 1)
+    end
+  end
+  if cursor == '0-0' or #out >= want then break end
+end
+if #out < want then
+  local fresh = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want - #out,
+                           'STREAMS', stream, '>')
+  if fresh then for _, entry in ipairs(fresh[1][2]) do take(entry, 1) end end
+end
+return out
+"""
+
+# KEYS stream; ARGV task, attempt, task, attempt...: far faster than pipelined XADDs.
+ENQUEUE = """
+for i = 1, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], '*', 'task', ARGV[i], 'attempt', ARGV[i + 1])
+end
+return #ARGV / 2
+"""
+
+# KEYS stream; ARGV group, consumer, ids...: renew only entries this consumer still owns.
+HEARTBEAT = """
+local kept = 0
+for i = 3, #ARGV do
+  local info = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if info[1] and info[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    kept = kept + 1
+  end
+end
+return kept
+"""
+
+# KEYS records, stream, progress, errors; ARGV group, id, task, json, status, structures,
+# error line, max errors. The first final record counts; only an OK may replace a failure.
+COMPLETE = """
+local ok, old = ARGV[5] == 'ok', redis.call('HGET', KEYS[1], ARGV[3])
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[7] ~= '' then
+  redis.call('RPUSH', KEYS[4], ARGV[7])
+  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
+end
+if old then
+  if not ok or cjson.decode(old)['status'] == 'ok' then return 0 end
+  redis.call('HINCRBY', KEYS[3], 'failed', -1)
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+if ok then
+  redis.call('HINCRBY', KEYS[3], 'done', 1)
+  redis.call('HINCRBY', KEYS[3], 'structures', ARGV[6])
+else
+  redis.call('HINCRBY', KEYS[3], 'failed', 1)
+end
+return 1
+"""
+
+# KEYS stream, errors, records; ARGV group, id, task, next attempt, error line, max errors.
+# Requeue only if this call acked the entry (a retried call must not add a second one).
+REQUEUE = """
+redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return 0 end
+redis.call('XADD', KEYS[1], '*', 'task', ARGV[3], 'attempt', ARGV[4])
+return 1
+"""
+
+
+def new_job_id() -> str:
+    """Sortable by creation time (UTC) and unique: `20261125T101500-3fa9c2`."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A task handed to one consumer; `attempt` counts from 1 across retries and reclaims."""
+
+    task: Task
+    entry_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Counters of one job; `pending` = not final yet, `leased` = held by a worker now."""
+
+    total: int
+    done: int
+    failed: int
+    structures: int
+    pending: int
+    leased: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.done + self.failed >= self.total
+
+
+def _scrub(text: str, url: str) -> str:
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            text = text.replace(password, "***").replace(unquote(password), "***")
+    return text
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class JobQueue:
+    """The queue, records and counters of one job in Redis."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        job: str,
+        *,
+        lease_seconds: float = 60,
+        max_attempts: int = 3,
+    ) -> None:
+        if not _JOB_ID.match(job):
+            raise QueueError(f"invalid job id {job!r}: use letters, digits, '.', '_' or '-'")
+        if lease_seconds <= 0 or max_attempts < 1:
+            raise ConfigError("lease_seconds must be > 0 and max_attempts >= 1")
+        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise QueueError("JobQueue needs a client with decode_responses=True (see connect)")
+        self.client = client
+        self.job = job
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        prefix = f"cloudsurge:{job}"
+        self.meta_key, self.stream_key = f"{prefix}:meta", f"{prefix}:stream"
+        self.records_key, self.errors_key = f"{prefix}:records", f"{prefix}:errors"
+        self.progress_key = f"{prefix}:progress"
+        self._enqueue = client.register_script(ENQUEUE)
+        self._lease = client.register_script(LEASE)
+        self._heartbeat = client.register_script(HEARTBEAT)
+        self._complete = client.register_script(COMPLETE)
+        self._requeue = client.register_script(REQUEUE)
+
+    def __repr__(self) -> str:
+        return f"JobQueue(job={self.job!r}, lease_seconds={self.lease_seconds:g})"
+
+    @staticmethod
+    def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
+        """A checked client; transient connection errors are retried with backoff (~9 s)."""
+        shown = redacted_url(url)
+        options: dict[str, Any] = {
+            "socket_connect_timeout": min(timeout, 3.0),
+            "socket_timeout": timeout,
+            "socket_keepalive": True,
+            "decode_responses": True,
+        }
+        try:
+            probe = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+        except ValueError as exc:
+            raise QueueError(f"bad Redis URL {shown}: {_scrub(str(exc), url)}") from None
+        try:
+            probe.ping()
+        except redis.AuthenticationError as exc:
+            message = _scrub(str(exc), url)
+            raise QueueError(f"Redis at {shown} refused the credentials: {message}") from None
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            message = _scrub(str(exc), url)
+            raise QueueError(f"cannot reach Redis at {shown}: {message}") from None
+        except redis.RedisError as exc:
+            raise QueueError(f"Redis at {shown} answered: {_scrub(str(exc), url)}") from None
+        finally:
+            probe.close()
+        backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), 8)
+        return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
+
+    @classmethod
+    def open(cls, url: str, job: str, **options: Any) -> JobQueue:
+        """Connect and attach to an existing job (QueueError if it is unknown)."""
+        queue = cls(cls.connect(url), job, **options)
+        if not queue.exists():
+            raise QueueError(f"job {job} is unknown to Redis at {redacted_url(url)}")
+        return queue
+
+    @staticmethod
+    def jobs(client: redis.Redis) -> list[str]:
+        """All job ids in this Redis, oldest first."""
+        return sorted(str(job) for job in client.smembers(JOBS_KEY))
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.RedisError as exc:
+            if "NOGROUP" in str(exc):
+                raise QueueError(f"job {self.job} has no queue in Redis (unknown job?)") from exc
+            raise QueueError(f"Redis failed for job {self.job}: {exc}") from exc
+
+    def create(self, tasks: Iterable[Task], meta: dict[str, Any]) -> int:
+        """Store meta, enqueue tasks in the given order, then open the group; returns the count."""
+        text = json.dumps(meta, sort_keys=True)
+        count = 0
+        with self._errors():
+            if not self.client.set(self.meta_key, text, nx=True):
+                raise QueueError(f"job {self.job} already exists")
+            self.client.sadd(JOBS_KEY, self.job)
+            for chunk in _chunks(tasks, BATCH):
+                count += self._add([(task.key, 1) for task in chunk])
+            pipe = self.client.pipeline(transaction=True)
+            pipe.xgroup_create(self.stream_key, GROUP, id="0", mkstream=True)
+            pipe.hset(
+                self.progress_key,
+                mapping={"total": count, "done": 0, "failed": 0, "structures": 0},
+            )
+            pipe.execute()
+        return count
+
+    def exists(self) -> bool:
+        with self._errors():
+            return bool(self.client.exists(self.meta_key))
+
+    def meta(self) -> dict[str, Any]:
+        with self._errors():
+            text = self.client.get(self.meta_key)
+        if text is None:
+            raise QueueError(f"job {self.job} is unknown")
+        meta: dict[str, Any] = json.loads(text)
+        return meta
+
+    def lease(self, consumer: str, count: int) -> list[Lease]:
+        """Up to `count` tasks: expired leases first (a new attempt each), then fresh ones."""
+        if count < 1:
+            return []
+        idle_ms = max(1, int(self.lease_seconds * 1000))
+        with self._errors():
+            rows = self._lease(
+                keys=[self.stream_key, self.records_key], args=[GROUP, consumer, count, idle_ms]
+            )
+        leases = []
+        for entry_id, fields, deliveries in rows:
+            data = dict(zip(fields[::2], fields[1::2], strict=True))
+            task = Task.from_key(data["task"])
+            attempt = int(data["attempt"]) + int(deliveries) - 1
+            if attempt <= self.max_attempts:
+                leases.append(Lease(task, entry_id, attempt))
+                continue
+            now = utcnow()
+            lost = TaskRecord(
+                job=self.job, task=task.key, formula=task.formula, worker="",
+                started=now, finished=now, generator_seconds=0.0, write_seconds=0.0,
+                structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=FAILED,
+                error=f"lease expired {int(deliveries) - 1} times: worker lost",
+                attempts=attempt - 1,
+            )  # fmt: skip
+            self._final(Lease(task, entry_id, attempt - 1), lost)
+        return leases
+
+    def heartbeat(self, consumer: str, leases: Iterable[Lease]) -> int:
+        """Reset the idle time of the leases this consumer still holds; returns how many."""
+        ids = [lease.entry_id for lease in leases]
+        if not ids:
+            return 0
+        with self._errors():
+            return int(self._heartbeat(keys=[self.stream_key], args=[GROUP, consumer, *ids]))
+
+    def complete(self, lease: Lease, record: TaskRecord) -> bool:
+        """Store the final record and ack; counters move only if the record is new."""
+        return self._final(lease, record)
+
+    def fail(self, lease: Lease, record: TaskRecord, *, permanent: bool) -> bool:
+        """Final (REJECTED/FAILED) if permanent or out of attempts, else requeue; True if final."""
+        if permanent or lease.attempt >= self.max_attempts:
+            status = REJECTED if permanent else FAILED
+            final = dataclasses.replace(record, status=status, attempts=lease.attempt)
+            self._final(lease, final)
+            return True
+        with self._errors():
+            self._requeue(
+                keys=[self.stream_key, self.errors_key, self.records_key],
+                args=[GROUP, lease.entry_id, lease.task.key, lease.attempt + 1,
+                      self._error_line(lease, record), MAX_ERRORS],
+            )  # fmt: skip
+        return False
+
+    def _final(self, lease: Lease, record: TaskRecord) -> bool:
+        if record.task != lease.task.key:
+            raise ValueError(f"record for {record.task} does not match lease of {lease.task.key}")
+        line = "" if record.status == OK else self._error_line(lease, record)
+        with self._errors():
+            new = self._complete(
+                keys=[self.records_key, self.stream_key, self.progress_key, self.errors_key],
+                args=[GROUP, lease.entry_id, record.task, record.to_json(), record.status,
+                      record.structures, line, MAX_ERRORS],
+            )  # fmt: skip
+        return bool(new)
+
+    def _error_line(self, lease: Lease, record: TaskRecord) -> str:
+        stamp = utcnow().isoformat(timespec="seconds")
+        where = f" on {record.worker}" if record.worker else ""
+        return (
+            f"{stamp} {lease.task.key} attempt {lease.attempt}/{self.max_attempts}{where}: "
+            f"{record.error or record.status}"
+        )
+
+    def progress(self) -> Progress:
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hmget(self.progress_key, ["total", "done", "failed", "structures"])
+            pipe.xpending(self.stream_key, GROUP)
+            values, pending = pipe.execute()
+        total, done, failed, structures = (int(value or 0) for value in values)
+        remaining = max(0, total - done - failed)
+        return Progress(total, done, failed, structures, remaining, int(pending["pending"]))
+
+    def finished(self) -> bool:
+        return self.progress().finished
+
+    def records(self) -> list[TaskRecord]:
+        with self._errors():
+            texts = [text for _, text in self.client.hscan_iter(self.records_key, count=1000)]
+        return [TaskRecord.from_json(text) for text in texts]
+
+    def errors(self) -> list[str]:
+        with self._errors():
+            return [str(line) for line in self.client.lrange(self.errors_key, 0, -1)]
+
+    def requeue_unfinished(self) -> int:
+        """Re-add tasks with neither a final record nor a live (pending or unread) entry.
+
+        With Redis state intact this is a no-op safety net: tasks of dead workers stay pending
+        and are reclaimed after `lease_seconds`. If Redis lost the job (no AOF) there is
+        nothing to resume and this raises QueueError. Run it before workers start leasing;
+        a race with a worker can only cause redundant work, never a double count.
+        """
+        with self._errors():
+            if self.client.hget(self.progress_key, "total") is None:
+                raise QueueError(f"job {self.job} is unknown or its creation did not finish")
+            final = set(self.client.hkeys(self.records_key))
+            groups = {g["name"]: g for g in self.client.xinfo_groups(self.stream_key)}
+            if GROUP not in groups:
+                self.client.xgroup_create(self.stream_key, GROUP, id="0")
+                groups[GROUP] = {"last-delivered-id": "0-0"}
+            delivered = _entry_order(str(groups[GROUP]["last-delivered-id"]))
+            pending = self._pending_ids()
+            attempts: dict[str, int] = {}
+            live: set[str] = set()
+            for entry_id, fields in self._entries():
+                key = fields["task"]
+                attempts[key] = max(attempts.get(key, 1), int(fields.get("attempt", 1)))
+                if entry_id in pending or _entry_order(entry_id) > delivered:
+                    live.add(key)
+            missing = [key for key in attempts if key not in final and key not in live]
+            for start in range(0, len(missing), BATCH):
+                self._add([(key, attempts[key]) for key in missing[start : start + BATCH]])
+        return len(missing)
+
+    def _add(self, entries: list[tuple[str, int]]) -> int:
+        args = [value for entry in entries for value in entry]
+        return int(self._enqueue(keys=[self.stream_key], args=args))
+
+    def _pending_ids(self) -> set[str]:
+        ids: set[str] = set()
+        start = "-"
+        while True:
+            rows = self.client.xpending_range(self.stream_key, GROUP, start, "+", 1000)
+            ids.update(str(row["message_id"]) for row in rows)
+            if len(rows) < 1000:
+                return ids
+            millis, sequence = _entry_order(str(rows[-1]["message_id"]))
+            start = f"{millis}-{sequence + 1}"
+
+    def _entries(self) -> Iterator[tuple[str, dict[str, str]]]:
+        start = "-"
+        while True:
+            rows: list[tuple[str, dict[str, str]]] = self.client.xrange(  # type: ignore[assignment]
+                self.stream_key, start, "+", count=BATCH
+            )
+            yield from rows
+            if len(rows) < BATCH:
+                return
+            start = "(" + rows[-1][0]
+
+    def delete(self) -> int:
+        """Remove every key of this job (and its id from the jobs set); returns keys deleted."""
+        keys = [self.meta_key, self.stream_key, self.records_key, self.errors_key,
+                self.progress_key]  # fmt: skip
+        with self._errors():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(*keys)
+            pipe.srem(JOBS_KEY, self.job)
+            deleted, _ = pipe.execute()
+        return int(deleted)

@@ -1,0 +1,232 @@
+"""Turn a generator's raw stdout into compressed parts plus one manifest per task.
+
+Layout under the job root::
+
+    parts/<key>/<key>.<NNNNN><ext>     at most `part_size` structures (lines) each
+    manifests/<key>.json               written last: the commit point of the task
+
+The hot path never looks at single lines in Python: it counts newlines per block with
+`bytes.count` and locates a part boundary with numpy only in a block that holds one.
+Compression, hashing and upload run in one background thread fed through a small bounded
+queue, so they overlap generation while memory stays bounded (zstd, ISA-L and hashlib
+release the GIL). Names and bytes are deterministic, so a redo after a lost lease rewrites
+identical objects; a part without a manifest entry is never taken as complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .codec import Codec
+from .storage import Store
+from .task import Task
+
+PARTS = "parts"
+MANIFESTS = "manifests"
+QUEUE_DEPTH = 8  # blocks (~1 MiB each) waiting for the compression thread
+
+
+def part_path(key: str, index: int, extension: str) -> str:
+    return f"{PARTS}/{key}/{key}.{index:05d}{extension}"
+
+
+def manifest_path(key: str) -> str:
+    return f"{MANIFESTS}/{key}.json"
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """One compressed part; `path` is relative to the job root, `sha256` of the object."""
+
+    path: str
+    structures: int
+    raw_bytes: int
+    compressed_bytes: int
+    sha256: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PartInfo:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartInfo:
+        try:
+            return cls(
+                path=str(data["path"]),
+                structures=int(data["structures"]),
+                raw_bytes=int(data["raw_bytes"]),
+                compressed_bytes=int(data["compressed_bytes"]),
+                sha256=str(data["sha256"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed part entry: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything one task wrote; totals are the sums over `parts`."""
+
+    task: str
+    formula: str
+    codec: str
+    structures: int
+    raw_bytes: int
+    compressed_bytes: int
+    parts: tuple[PartInfo, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            data = json.loads(text)
+            return cls(
+                task=str(data["task"]),
+                formula=str(data["formula"]),
+                codec=str(data["codec"]),
+                structures=int(data["structures"]),
+                raw_bytes=int(data["raw_bytes"]),
+                compressed_bytes=int(data["compressed_bytes"]),
+                parts=tuple(PartInfo.from_dict(p) for p in data["parts"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed manifest: {exc}") from exc
+
+
+class _PartWriter(threading.Thread):
+    """Compresses, hashes and stores parts in order; the only consumer of its queue."""
+
+    def __init__(self, store: Store, codec: Codec, key: str, depth: int) -> None:
+        super().__init__(name=f"sink-{key}", daemon=True)
+        self.store, self.codec, self.key = store, codec, key
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self.parts: list[PartInfo] = []
+        self.error: Exception | None = None
+        self.aborted = False
+
+    def put(self, chunk: memoryview | bytes) -> None:
+        self._send(("data", chunk))
+
+    def end_part(self, structures: int) -> None:
+        self._send(("end", structures))
+
+    def _send(self, item: tuple[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def finish(self) -> list[PartInfo]:
+        self.queue.put(("stop", None))
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.parts
+
+    def abort(self) -> None:
+        self.aborted = True  # the thread drains the queue without doing the work
+        self.queue.put(("stop", None))
+        self.join()
+
+    def run(self) -> None:
+        compressor = None
+        while True:
+            kind, value = self.queue.get()
+            if kind == "stop":
+                return
+            if self.error is not None or self.aborted:
+                continue  # keep draining so the producer never blocks on a dead consumer
+            try:
+                index = len(self.parts)
+                if compressor is None:
+                    compressor = self.codec.compressor(f"{self.key}.{index:05d}.smi")
+                if kind == "data":
+                    compressor.write(value)
+                    continue
+                data = compressor.finish()
+                path = part_path(self.key, index, self.codec.extension)
+                digest = hashlib.sha256(data).hexdigest()
+                self.store.write_bytes(path, data)
+                self.parts.append(PartInfo(path, value, compressor.raw_bytes, len(data), digest))
+                compressor = None
+            except Exception as exc:
+                self.error = exc
+
+
+class Sink:
+    """Writes tasks under one job root with one codec and a maximum part size (structures)."""
+
+    def __init__(
+        self, store: Store, codec: Codec, part_size: int, queue_depth: int = QUEUE_DEPTH
+    ) -> None:
+        if part_size < 1:
+            raise ValueError("part_size must be at least 1")
+        self.store, self.codec, self.part_size = store, codec, part_size
+        self.queue_depth = max(1, queue_depth)
+
+    def write_task(self, task: Task, blocks: Iterable[bytes]) -> Manifest:
+        """Consume raw stdout blocks (any sizes, lines may straddle blocks); return the manifest.
+
+        Raises ValueError if the output does not end with a newline (a torn generator run),
+        StorageError if a part or the manifest cannot be stored. Either way no manifest is
+        written, so parts already stored stay uncommitted orphans.
+        """
+        writer = _PartWriter(self.store, self.codec, task.key, self.queue_depth)
+        writer.start()
+        try:
+            in_part = self._feed(writer, blocks)
+            if in_part:
+                writer.end_part(in_part)
+            parts = tuple(writer.finish())
+        except BaseException:
+            writer.abort()
+            raise
+        manifest = Manifest(
+            task=task.key,
+            formula=task.formula,
+            codec=self.codec.name,
+            structures=sum(p.structures for p in parts),
+            raw_bytes=sum(p.raw_bytes for p in parts),
+            compressed_bytes=sum(p.compressed_bytes for p in parts),
+            parts=parts,
+        )
+        self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
+        return manifest
+
+    def _feed(self, writer: _PartWriter, blocks: Iterable[bytes]) -> int:
+        """Cut blocks at every `part_size`-th newline; return the structures of the open part."""
+        size, in_part, last = self.part_size, 0, 10
+        for raw in blocks:
+            if not raw:
+                continue
+            block = raw if isinstance(raw, bytes) else bytes(raw)
+            last = block[-1]
+            count = block.count(b"\n")
+            if in_part + count < size:
+                writer.put(block)
+                in_part += count
+                continue
+            newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+            view, start, index = memoryview(block), 0, size - in_part - 1
+            while index < count:
+                end = int(newlines[index]) + 1
+                writer.put(view[start:end])
+                writer.end_part(size)
+                start, index = end, index + size
+            in_part = count - (index - size + 1)
+            if start < len(block):
+                writer.put(view[start:])
+        if last != 10:
+            raise ValueError("output does not end with a newline")
+        return in_part

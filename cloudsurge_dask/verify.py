@@ -1,0 +1,145 @@
+"""Check a finished job against its manifests: every part present, intact and counted right.
+
+Parts are read and decompressed one at a time in bounded pieces, so memory stays at about
+one compressed part whatever the job size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .codec import get_codec
+from .errors import StorageError
+from .sink import MANIFESTS, PARTS, Manifest, PartInfo, manifest_path
+from .storage import Store
+
+
+@dataclass
+class VerifyReport:
+    """What `verify_job` looked at and what it found; `ok` means no problems.
+
+    `orphans` are stored parts no manifest lists. Those of unfinished tasks (no manifest)
+    are expected after a killed worker and are not problems; a stray part beside a
+    committed manifest is.
+    """
+
+    tasks: int = 0
+    parts: int = 0
+    structures: int = 0
+    problems: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> VerifyReport:
+    """Re-read every part of every manifest; optionally compare totals with `expected`.
+
+    `expected` maps task keys to the structure counts the generator itself reported; a task
+    listed there without a manifest, or a manifest for a task not listed, is a problem.
+    """
+    report = VerifyReport()
+    listed: set[str] = set()
+    committed: set[str] = set()
+    present: set[str] = set()
+    for relpath in store.list(MANIFESTS):
+        if not relpath.endswith(".json"):
+            report.problems.append(f"{relpath}: not a manifest")
+            continue
+        key = relpath[len(MANIFESTS) + 1 : -len(".json")]
+        manifest = _load(store, key, report)
+        if manifest is None:
+            present.add(key)  # already a problem; its parts are not stray on top of that
+            continue
+        committed.add(key)
+        report.tasks += 1
+        listed.update(p.path for p in manifest.parts)
+        _check_manifest(store, manifest, report)
+        if expected is not None:
+            if manifest.task not in expected:
+                report.problems.append(f"{manifest.task}: manifest for a task not expected")
+            elif expected[manifest.task] != manifest.structures:
+                report.problems.append(
+                    f"{manifest.task}: manifest has {manifest.structures} structures, "
+                    f"the generator reported {expected[manifest.task]}"
+                )
+    if expected is not None:
+        for key in sorted(set(expected) - committed - present):
+            report.problems.append(f"{key}: no manifest")
+    for relpath in store.list(PARTS):
+        if relpath in listed:
+            continue
+        report.orphans.append(relpath)
+        folder = relpath[len(PARTS) + 1 :].split("/", 1)[0]
+        if folder in committed:
+            report.problems.append(f"{relpath}: stray part beside committed task {folder}")
+    return report
+
+
+def _load(store: Store, key: str, report: VerifyReport) -> Manifest | None:
+    try:
+        manifest = Manifest.from_json(store.read_bytes(manifest_path(key)))
+    except (StorageError, ValueError) as exc:
+        report.problems.append(f"{manifest_path(key)}: {exc}")
+        return None
+    if manifest.task != key:
+        report.problems.append(f"{manifest_path(key)}: names task {manifest.task!r}")
+    return manifest
+
+
+def _check_manifest(store: Store, manifest: Manifest, report: VerifyReport) -> None:
+    where = manifest_path(manifest.task)
+    parts = manifest.parts
+    for name in ("structures", "raw_bytes", "compressed_bytes"):
+        total = sum(getattr(p, name) for p in parts)
+        if total != getattr(manifest, name):
+            report.problems.append(f"{where}: {name} {getattr(manifest, name)} != sum {total}")
+    try:
+        codec = get_codec(manifest.codec)
+    except ValueError as exc:
+        report.problems.append(f"{where}: {exc}")
+        return
+    for part in parts:
+        if not part.path.endswith(codec.extension):
+            report.problems.append(f"{part.path}: extension does not match codec {codec.name}")
+        problem = _check_part(store, part, codec.name)
+        report.parts += 1
+        if problem:
+            report.problems.append(f"{part.path}: {problem}")
+        else:
+            report.structures += part.structures
+
+
+def _check_part(store: Store, part: PartInfo, codec_name: str) -> str | None:
+    """None if the part matches its entry, else what is wrong with it."""
+    try:
+        data = store.read_bytes(part.path)
+    except FileNotFoundError:
+        return "missing"
+    except StorageError as exc:
+        return f"unreadable: {exc}"
+    if len(data) != part.compressed_bytes:
+        return f"{len(data)} bytes stored, manifest says {part.compressed_bytes}"
+    if hashlib.sha256(data).hexdigest() != part.sha256:
+        return "sha256 differs from the manifest"
+    lines = raw = 0
+    last = b"\n"
+    try:
+        for piece in get_codec(codec_name).iter_decompress(data):
+            lines += piece.count(b"\n")
+            raw += len(piece)
+            last = piece[-1:]
+    except ValueError as exc:
+        return str(exc)
+    if raw and last != b"\n":
+        return "content does not end with a newline"
+    if lines != part.structures or raw != part.raw_bytes:
+        return (
+            f"holds {lines} structures / {raw} bytes, "
+            f"manifest says {part.structures} / {part.raw_bytes}"
+        )
+    return None

@@ -1,0 +1,29 @@
+"""Reading ../shared/reference: counts per formula (and options) as upstream Surge gave them."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+from pathlib import Path
+
+REFERENCE = Path(os.environ.get("CLOUDSURGE_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
+
+
+@functools.cache
+def reference_counts() -> dict[tuple[str, str], str]:
+    """(formula as written in the table, options) -> count ('error' where Surge refused)."""
+    with open(REFERENCE / "surge_counts_le7.csv", newline="") as handle:
+        return {(row["formula"], row["options"]): row["count"] for row in csv.DictReader(handle)}
+
+
+@functools.cache
+def hill_counts() -> dict[str, int]:
+    """Hill formula -> structure count, for the rows without options that Surge accepted."""
+    from cloudsurge_dask.formula import parse_formula
+
+    table: dict[str, int] = {}
+    for (formula, options), count in reference_counts().items():
+        if not options and count != "error":
+            table[parse_formula(formula).hill] = int(count)
+    return table

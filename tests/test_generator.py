@@ -1,0 +1,113 @@
+"""The generator choke point against misbehaving generators (real processes, real pipes)."""
+
+from __future__ import annotations
+
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from cloudsurge_dask.errors import ConfigError, GeneratorCrashed, GeneratorRejected
+from cloudsurge_dask.generator import Generation, resolve_executable, validate_options
+from cloudsurge_dask.task import Task
+
+
+def script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def consume(executable: str, task: Task = Task("C2H6"), timeout: float = 0.0) -> tuple[bytes, object]:
+    with Generation(executable, task, (), timeout) as generation:
+        data = b"".join(generation.blocks())
+        return data, generation.result
+
+
+def test_summary_line_is_parsed(tmp_path: Path) -> None:
+    exe = script(tmp_path, "ok", 'printf "CC\\nCO\\n"; echo ">Z wrote 1 -> 2 -> 2 in 0.01 sec" >&2\n')
+    data, result = consume(exe)
+    assert data == b"CC\nCO\n"
+    assert result.structures == 2 and result.graphs == 1 and result.coloured == 2  # type: ignore[attr-defined]
+
+
+def test_argv_has_formula_last_and_no_shell(tmp_path: Path) -> None:
+    log = tmp_path / "argv"
+    exe = script(tmp_path, "echoargs", f'for a in "$@"; do echo "$a" >> {log}; done\necho ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n')
+    with Generation(exe, Task("C8H11NO", 3, 16), ("-T",)) as generation:
+        assert b"".join(generation.blocks()) == b""
+    assert log.read_text().split() == ["-T", "-m3/16", "-S", "C8H11NO"]
+
+
+def test_rejection_is_permanent(tmp_path: Path) -> None:
+    exe = script(tmp_path, "reject", 'echo ">E surge: impossible formula" >&2; exit 1\n')
+    with pytest.raises(GeneratorRejected, match="impossible formula") as info:
+        consume(exe)
+    assert info.value.permanent
+
+
+def test_crash_mid_output_is_retryable(tmp_path: Path) -> None:
+    exe = script(tmp_path, "crash", 'printf "CC\\nC"; kill -SEGV $$\n')
+    with pytest.raises(GeneratorCrashed) as info:
+        consume(exe)
+    assert not info.value.permanent
+
+
+def test_missing_summary_line(tmp_path: Path) -> None:
+    exe = script(tmp_path, "nosummary", 'printf "CC\\n"\n')
+    with pytest.raises(GeneratorCrashed, match=">Z"):
+        consume(exe)
+
+
+def test_garbage_output(tmp_path: Path) -> None:
+    exe = script(tmp_path, "garbage", 'head -c 5000 /dev/urandom; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n')
+    with pytest.raises(GeneratorCrashed, match="non-ASCII"):
+        consume(exe)
+
+
+def test_hang_is_killed_by_timeout(tmp_path: Path) -> None:
+    exe = script(tmp_path, "hang", "exec sleep 30\n")
+    started = time.monotonic()
+    with pytest.raises(GeneratorCrashed, match="timed out"):
+        consume(exe, timeout=0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_stderr_is_drained_concurrently(tmp_path: Path) -> None:
+    # 1 MB on stderr before any stdout would deadlock a reader that only reads stdout
+    exe = script(tmp_path, "noisy", 'head -c 1000000 /dev/zero | tr "\\0" "x" >&2; echo >&2; printf "C\\n"; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n')
+    data, result = consume(exe, timeout=20)
+    assert data == b"C\n" and result.structures == 1  # type: ignore[attr-defined]
+
+
+def test_closing_early_kills_the_generator(tmp_path: Path) -> None:
+    exe = script(tmp_path, "endless", "yes CC\n")
+    with Generation(exe, Task("C2H6")) as generation:
+        first = next(iter(generation.blocks()))
+        assert first.startswith(b"CC\n")
+        process = generation._process
+    assert process.poll() is not None
+
+
+@pytest.mark.parametrize("option", ["-T", "-P", "-t0", "-f0", "-t2", "-B1,2,3", "-p1:2"])
+def test_allowed_options(option: str) -> None:
+    assert validate_options([option]) == (option,)
+
+
+@pytest.mark.parametrize(
+    "option", ["-oFILE", "-S", "-u", "-m1/2", "--help", "-T;id", "T", "-t", "-B1,2;", "$(id)", "-e1", ""]
+)
+def test_refused_options(option: str) -> None:
+    with pytest.raises(ConfigError):
+        validate_options([option])
+
+
+def test_unknown_executable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not an executable"):
+        resolve_executable(str(tmp_path / "nope"))
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with pytest.raises(ConfigError):
+        resolve_executable(str(plain))
