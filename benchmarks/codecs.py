@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from cloudsurge_dask.codec import get_codec
+from cloudsurge_dask.codec import Codec, get_codec
 from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import open_store
 from cloudsurge_dask.task import Task
@@ -47,14 +48,18 @@ def corpus(input_file: str | None, formula: str) -> tuple[bytes, str]:
     return b"".join(gzip.decompress(f.read_bytes()) for f in files), f"{len(files)} reference files"
 
 
-def best_seconds(work: Callable[[], object]) -> float:
+def best_seconds(work: Callable[..., object], *args: object) -> float:
     best, spent, runs = float("inf"), 0.0, 0
     while spent < MIN_SECONDS or runs < 3:
         started = time.perf_counter()
-        work()
+        work(*args)
         elapsed = time.perf_counter() - started
         best, spent, runs = min(best, elapsed), spent + elapsed, runs + 1
     return best
+
+
+def _named_compress(codec: Codec, data: bytes) -> bytes:
+    return codec.compress(data, "part.smi")
 
 
 def zlib_gzip(level: int) -> Callable[[bytes], bytes]:
@@ -70,7 +75,7 @@ def sink_seconds(data: bytes, codec_name: str) -> float:
     blocks = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
     store = open_store(f"memory://bench-{uuid.uuid4().hex}")
     sink = Sink(store, get_codec(codec_name), 10_000_000)
-    return best_seconds(lambda: sink.write_task(Task("C8H11NO"), blocks))
+    return best_seconds(sink.write_task, Task("C8H11NO"), blocks)
 
 
 def main() -> None:
@@ -86,7 +91,7 @@ def main() -> None:
     rows = []
     reference = zlib_gzip(6)
     ref_packed = reference(data)
-    ref_seconds = best_seconds(lambda: reference(data))
+    ref_seconds = best_seconds(reference, data)
     candidates: list[tuple[str, str, int, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = [
         ("zlib-gzip (reference)", "gz", 6, reference, gzip.decompress),
         ("zlib-gzip", "gz", 1, zlib_gzip(1), gzip.decompress),
@@ -99,15 +104,15 @@ def main() -> None:
                     f"{name} ({'zstandard' if name == 'zst' else 'ISA-L'})",
                     name,
                     level,
-                    lambda d, c=codec: c.compress(d, "part.smi"),  # type: ignore[misc]
+                    functools.partial(_named_compress, codec),
                     codec.decompress,
                 )
             )
     for label, fmt, level, compress, decompress in candidates:
         packed = ref_packed if level == 6 and label.startswith("zlib") else compress(data)
         assert decompress(packed) == data
-        seconds = ref_seconds if packed is ref_packed else best_seconds(lambda: compress(data))
-        unpack = best_seconds(lambda: decompress(packed))
+        seconds = ref_seconds if packed is ref_packed else best_seconds(compress, data)
+        unpack = best_seconds(decompress, packed)
         rows.append(
             {
                 "codec": label,

@@ -67,9 +67,6 @@ class ManifestValues:
         default=None, metadata=_help("job id from `enqueue`: also render the plain Job")
     )
     parallelism: int = field(default=4, metadata=_help("pods of the plain Job"))
-    output: str | None = field(
-        default=None, metadata=_help("output URL (gs://bucket/prefix) given to Job pods")
-    )
     pod_cpu: str = field(default="1", metadata=_help("CPU per Job pod"))
     pod_memory: str = field(default="2Gi", metadata=_help("memory per Job pod"))
     pod_ephemeral_storage: str = field(default="1Gi", metadata=_help("scratch per Job pod"))
@@ -224,7 +221,9 @@ def _redis(values: ManifestValues) -> list[dict[str, Any]]:
                     "containers": [container],
                 },
             },
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
+            "volumeClaimTemplates": [
+                {"metadata": {"name": "data", "labels": labels}, "spec": claim}
+            ],
         },
     }
     service = {
@@ -292,8 +291,6 @@ def _rbac(values: ManifestValues) -> list[dict[str, Any]]:
 
 def _job(values: ManifestValues, job: str) -> dict[str, Any]:
     env = worker_env(values.redis_secret, values.storage_secret)
-    if values.output:
-        env.append({"name": "CLOUDSURGE_OUTPUT", "value": values.output})
     container = {
         "name": "worker",
         "image": values.image,

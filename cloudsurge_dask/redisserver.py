@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
@@ -53,6 +54,16 @@ def _free_port() -> int:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _cleanup(process: subprocess.Popen[bytes], directory: Path | None) -> None:
+    """Last resort when a server is garbage-collected or Python exits without `stop()`."""
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class RedisServer:
@@ -188,6 +199,8 @@ class RedisServer:
                 cwd=self.directory,
                 start_new_session=True,
             )
+        # Its own session shields it from a terminal's Ctrl-C; still never outlive Python.
+        weakref.finalize(self, _cleanup, self._process, self._dir if self._own_dir else None)
         self._wait_ready(executable)
 
     def _wait_ready(self, executable: str) -> None:

@@ -35,6 +35,13 @@ def _non_negative_float(value: str | float) -> float:
     return number
 
 
+def _positive_float(value: str | float) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a positive number of seconds")
+    return number
+
+
 def _words(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(shlex.split(value))
@@ -157,7 +164,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "elements": _elements,
     "formulae": _optional_str,
     "redis_url": _optional_str,
-    "lease_seconds": _non_negative_float,
+    "lease_seconds": _positive_float,
     "max_attempts": _positive_int,
     "batch_size": _positive_int,
     "surge": _optional_str,

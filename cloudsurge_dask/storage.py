@@ -52,9 +52,11 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, OSError):  # includes TimeoutError, ConnectionError, aiohttp's OS errors
         return exc.errno not in _PERMANENT_ERRNOS
-    code = getattr(exc, "code", None)  # gcsfs.retry.HttpError
-    if not isinstance(code, int):
+    code = getattr(exc, "code", None)  # gcsfs.retry.HttpError (an int, sometimes a str)
+    if code is None:
         code = getattr(exc, "status", None)  # aiohttp.ClientResponseError
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
     return isinstance(code, int) and (code >= 500 or code in (408, 429))
 
 
@@ -222,8 +224,8 @@ def open_store(url: str, **options: Any) -> Store:
     fs_options = _storage_options(protocol, options)
     try:
         fs, root = fsspec.core.url_to_fs(url, **fs_options)
-    except (ValueError, ImportError) as exc:
-        raise StorageError(f"cannot open storage {url}: {exc}") from exc
+    except Exception as exc:  # unknown protocol, missing backend, unusable credentials
+        raise StorageError(f"cannot open storage {url}: {type(exc).__name__}: {exc}") from exc
     if "file" in ((fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol):
         url = root  # an absolute local path reads best in messages and records
     return Store(url.rstrip("/"), fs, root, options, retries, backoff)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .codec import get_codec
-from .errors import StorageError
+from .errors import StorageError, VerifyError
 from .sink import MANIFESTS, PARTS, Manifest, PartInfo, manifest_path
 from .storage import Store
 
@@ -34,6 +34,13 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def raise_if_failed(self) -> None:
+        """Raise `VerifyError` naming the first problems, for callers that want an exception."""
+        if self.problems:
+            shown = "; ".join(self.problems[:5])
+            more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+            raise VerifyError(f"{len(self.problems)} problem(s): {shown}{more}")
 
 
 def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> VerifyReport:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,24 @@ def test_stop_is_idempotent_and_keeps_a_given_directory(tmp_path: Path) -> None:
     assert not server.running
     assert (tmp_path / "redis.log").exists()
     assert os.path.isdir(tmp_path)
+
+
+def test_forgotten_server_does_not_outlive_python(tmp_path: Path) -> None:
+    script = (
+        "from cloudsurge_dask.redisserver import RedisServer\n"
+        "server = RedisServer().start()\n"
+        "print(server._process.pid, server.directory)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    pid, directory = done.stdout.split()
+    assert not Path(directory).exists()
+    assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+
+
+def _state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

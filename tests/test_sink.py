@@ -18,7 +18,13 @@ from fsspec.implementations.memory import MemoryFileSystem
 from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import StorageError
 from cloudsurge_dask.sink import Manifest, Sink, manifest_path
-from cloudsurge_dask.storage import ObjectNotFound, Store, check_writable, open_store
+from cloudsurge_dask.storage import (
+    ObjectNotFound,
+    Store,
+    check_writable,
+    is_transient,
+    open_store,
+)
 from cloudsurge_dask.task import Task
 from cloudsurge_dask.verify import verify_job
 
@@ -213,6 +219,24 @@ def test_missing_bucket(gcs_emulator: str) -> None:
 
 
 # -- retries ----------------------------------------------------------------------------------
+
+
+def test_which_errors_are_transient() -> None:
+    from gcsfs.retry import HttpError
+
+    assert is_transient(HttpError({"code": 503, "message": "backend"}))
+    assert is_transient(HttpError({"code": 429, "message": "slow down"}))
+    assert not is_transient(HttpError({"code": 403, "message": "forbidden"}))
+    assert is_transient(TimeoutError()) and is_transient(ConnectionResetError())
+    assert is_transient(OSError(errno.EIO, "io"))
+    assert not is_transient(PermissionError(errno.EACCES, "denied"))
+    assert not is_transient(OSError(errno.EROFS, "read-only"))
+    assert not is_transient(ValueError("bug"))
+
+
+def test_unknown_protocol_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="cannot open storage"):
+        open_store("nosuchproto://x/y")
 
 
 class FlakyFileSystem(MemoryFileSystem):

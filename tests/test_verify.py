@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloudsurge_dask.codec import get_codec
+from cloudsurge_dask.errors import VerifyError
 from cloudsurge_dask.sink import Manifest, Sink, manifest_path
 from cloudsurge_dask.storage import Store, open_store
 from cloudsurge_dask.task import Task
@@ -51,6 +52,7 @@ def test_clean_job_passes(job: tuple[Store, dict[str, Manifest]]) -> None:
     assert report.parts == sum(len(m.parts) for m in manifests.values()) == 3 + 2 + 2
     assert report.structures == sum(OUTPUTS.values())
     assert report.orphans == []
+    report.raise_if_failed()
 
 
 def test_deleted_part(job: tuple[Store, dict[str, Manifest]]) -> None:
@@ -60,6 +62,8 @@ def test_deleted_part(job: tuple[Store, dict[str, Manifest]]) -> None:
     report = verify_job(store)
     assert not report.ok
     assert report.problems == [f"{victim}: missing"]
+    with pytest.raises(VerifyError, match="1 problem"):
+        report.raise_if_failed()
     assert report.structures == sum(OUTPUTS.values()) - 500
 
 
