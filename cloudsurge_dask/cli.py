@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -103,6 +104,9 @@ def main() -> None:
     formulae (CDK) -> Redis queue -> Dask workers -> generator (Surge) -> compressed
     SMILES parts -> records. Each flag can also be set as CLOUDSURGE_<FLAG>.
     """
+    # Before gcsfs is imported here or in a worker process this one spawns: without it gcsfs
+    # probes every bucket over gRPC first, which stalls against plain-HTTP endpoints.
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 @main.command()
@@ -234,3 +238,29 @@ def verify(job: str, **values: Any) -> None:
     )
     if not report.ok:
         sys.exit(1)
+
+
+def manifest_options(command: F) -> F:
+    """One flag per ManifestValues field, help from the field's metadata."""
+    from .manifests import ManifestValues
+
+    for field in reversed(fields(ManifestValues)):
+        command = click.option(
+            "--" + field.name.replace("_", "-"), field.name,
+            type=int if field.type in (int, "int") else str,
+            default=field.default, show_default=field.default is not None,
+            help=field.metadata.get("help", ""),
+        )(command)
+    return command
+
+
+@main.command()
+@manifest_options
+@click.option("--out", "out", required=True, metavar="DIR", help="Folder for the YAML files.")
+@friendly
+def manifests(out: str, **values: Any) -> None:
+    """Render the Kubernetes manifests (Redis, RBAC, optional plain Job) with your values."""
+    from .manifests import ManifestValues, write_manifests
+
+    for path in write_manifests(ManifestValues(**values), out):
+        click.echo(str(path))

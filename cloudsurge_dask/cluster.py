@@ -288,8 +288,8 @@ def explain(exc: BaseException, settings: Settings, name: str) -> str:
         )
     if 403 in codes:
         return (
-            f"forbidden by Kubernetes RBAC in namespace {ns} (403: {chain[0]}); bind the "
-            f"Role cloudsurge-client from cluster/rbac.yaml to your user ({GUIDE})"
+            f"forbidden by Kubernetes RBAC in namespace {ns} (403: {chain[0]}); apply rbac.yaml "
+            f"from `python -m cloudsurge_dask manifests --client-user YOU` ({GUIDE})"
         )
     if 404 in codes or "Custom Resource Definitions" in text:
         return (

@@ -104,8 +104,9 @@ def run_job(
         with open_cluster(settings) as handle:
             if handle.dashboard:
                 say(f"dashboard: {handle.dashboard}")
+            worker_url = None if handle.kind == "kubernetes" else url
             futures = [
-                handle.client.submit(drain, url, job, pure=False, key=f"drain-{job}-{i}")
+                handle.client.submit(drain, worker_url, job, pure=False, key=f"drain-{job}-{i}")
                 for i in range(handle.drains)
             ]
             while not all(f.done() for f in futures):

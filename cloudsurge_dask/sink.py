@@ -19,7 +19,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -175,12 +175,20 @@ class Sink:
         self.store, self.codec, self.part_size = store, codec, part_size
         self.queue_depth = max(1, queue_depth)
 
-    def write_task(self, task: Task, blocks: Iterable[bytes]) -> Manifest:
+    def write_task(
+        self,
+        task: Task,
+        blocks: Iterable[bytes],
+        before_commit: Callable[[Manifest], None] | None = None,
+    ) -> Manifest:
         """Consume raw stdout blocks (any sizes, lines may straddle blocks); return the manifest.
 
-        Raises ValueError if the output does not end with a newline (a torn generator run),
-        StorageError if a part or the manifest cannot be stored. Either way no manifest is
-        written, so parts already stored stay uncommitted orphans.
+        `before_commit` sees the finished manifest once every part is stored and before the
+        manifest is written: raising there (say, the generator's exit status or its own count
+        disagrees) leaves the task uncommitted. Raises ValueError if the output does not end
+        with a newline (a torn generator run), StorageError if a part or the manifest cannot
+        be stored. Whenever it raises, no manifest is written, so parts already stored stay
+        uncommitted orphans.
         """
         writer = _PartWriter(self.store, self.codec, task.key, self.queue_depth)
         writer.start()
@@ -201,6 +209,8 @@ class Sink:
             compressed_bytes=sum(p.compressed_bytes for p in parts),
             parts=parts,
         )
+        if before_commit is not None:
+            before_commit(manifest)
         self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
         return manifest
 

@@ -22,7 +22,8 @@ class VerifyReport:
 
     `orphans` are stored parts no manifest lists. Those of unfinished tasks (no manifest)
     are expected after a killed worker and are not problems; a stray part beside a
-    committed manifest is.
+    committed manifest is. `unexpected` lists committed tasks missing from `expected` (say,
+    a task that failed after its output was committed); their parts are still checked.
     """
 
     tasks: int = 0
@@ -30,6 +31,7 @@ class VerifyReport:
     structures: int = 0
     problems: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,7 +49,7 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
     """Re-read every part of every manifest; optionally compare totals with `expected`.
 
     `expected` maps task keys to the structure counts the generator itself reported; a task
-    listed there without a manifest, or a manifest for a task not listed, is a problem.
+    listed there without a manifest, or with another count, is a problem.
     """
     report = VerifyReport()
     listed: set[str] = set()
@@ -68,7 +70,7 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
         _check_manifest(store, manifest, report)
         if expected is not None:
             if manifest.task not in expected:
-                report.problems.append(f"{manifest.task}: manifest for a task not expected")
+                report.unexpected.append(manifest.task)
             elif expected[manifest.task] != manifest.structures:
                 report.problems.append(
                     f"{manifest.task}: manifest has {manifest.structures} structures, "

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GeneratorCrashed, GeneratorError, StorageError
+from .errors import ConfigError, GeneratorCrashed, GeneratorError, StorageError
 from .generator import Generation, resolve_executable
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
@@ -190,6 +190,13 @@ class Worker:
         )
 
 
-def drain(redis_url: str, job: str) -> list[TaskRecord]:
-    """The Dask task: one per worker process, returns the records it made final."""
-    return Worker(redis_url, job).run()
+def drain(redis_url: str | None, job: str) -> list[TaskRecord]:
+    """The Dask task: one per worker process, returns the records it made final.
+
+    `redis_url` None means: the worker's own `CLOUDSURGE_REDIS_URL` (pods get the in-cluster
+    address from a Secret; the client may only see Redis through a port-forward).
+    """
+    url = redis_url or os.environ.get("CLOUDSURGE_REDIS_URL")
+    if not url:
+        raise ConfigError("drain: no Redis URL given and CLOUDSURGE_REDIS_URL is not set")
+    return Worker(url, job).run()

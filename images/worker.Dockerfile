@@ -19,7 +19,10 @@ WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY cloudsurge_dask ./cloudsurge_dask
 # One wheel for the package and one per dependency, so the runtime stage needs no compiler.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The build tools are pinned here and used without isolation (tests/test_image.py runs the
+# same `--no-build-isolation` build of the package in a fresh venv).
+RUN pip install --no-cache-dir setuptools==80.9.0 wheel==0.45.1 \
+    && pip wheel --no-cache-dir --no-build-isolation --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SURGE_VERSION=""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -143,6 +145,37 @@ def test_generator_failure_mid_stream_leaves_no_manifest() -> None:
     assert not store.exists(manifest_path("C3H8"))
 
 
+def test_full_parts_are_stored_while_generation_goes_on() -> None:
+    store = open_store(f"memory://job-{uuid.uuid4().hex}")
+    second = "parts/C3H6/C3H6.00001.smi.zst"
+
+    def generator() -> Iterator[bytes]:
+        yield lines(250)  # two full parts and half of a third
+        deadline = time.monotonic() + 5
+        while not store.exists(second):  # stored by the background thread, not at the end
+            assert time.monotonic() < deadline, "full parts were not written during generation"
+            time.sleep(0.005)
+        yield lines(10, seed=3)
+
+    manifest = Sink(store, get_codec("zst"), 100).write_task(Task("C3H6"), generator())
+    assert [p.structures for p in manifest.parts] == [100, 100, 60]
+
+
+def test_before_commit_can_veto_the_manifest() -> None:
+    store = open_store(f"memory://job-{uuid.uuid4().hex}")
+    seen: list[Manifest] = []
+
+    def disagree(manifest: Manifest) -> None:
+        seen.append(manifest)
+        raise RuntimeError("generator reported 41")
+
+    with pytest.raises(RuntimeError, match="reported 41"):
+        Sink(store, get_codec("zst"), 10).write_task(Task("C5H12"), [lines(40)], disagree)
+    assert seen[0].structures == 40 and len(seen[0].parts) == 4
+    assert not store.exists(manifest_path("C5H12"))
+    assert len(verify_job(store).orphans) == 4
+
+
 # -- the store --------------------------------------------------------------------------------
 
 
@@ -174,6 +207,24 @@ def test_store_basics(store: Store) -> None:
     assert pickle.loads(pickle.dumps(store)).read_bytes("x/two") == b"22"
     with pytest.raises(ValueError):
         store.path("../escape")
+
+
+def test_a_pickled_store_works_in_a_fresh_process(gcs_bucket: str) -> None:
+    """What a Dask worker process does: inherit the env, unpickle the store, read."""
+    store = open_store(gcs_bucket)
+    store.write_bytes("hello.txt", b"from the parent")
+    env = {k: v for k, v in os.environ.items() if k != "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"}
+    code = (
+        "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()).read_bytes('hello.txt'))"
+    )
+    started = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(store), capture_output=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr.decode()
+    assert child.stdout.strip() == b"b'from the parent'"
+    assert time.monotonic() - started < 20  # no gRPC bucket-type stall
 
 
 def test_check_writable_passes_and_leaves_nothing(store: Store) -> None:
