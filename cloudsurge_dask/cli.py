@@ -246,9 +246,11 @@ def manifest_options(command: F) -> F:
 
     for field in reversed(fields(ManifestValues)):
         command = click.option(
-            "--" + field.name.replace("_", "-"), field.name,
+            "--" + field.name.replace("_", "-"),
+            field.name,
             type=int if field.type in (int, "int") else str,
-            default=field.default, show_default=field.default is not None,
+            default=field.default,
+            show_default=field.default is not None,
             help=field.metadata.get("help", ""),
         )(command)
     return command

@@ -15,15 +15,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from .codec import get_codec
 from .errors import ConfigError, GeneratorCrashed, GeneratorError, StorageError
 from .generator import Generation, resolve_executable
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
-from .sink import Sink
+from .sink import Manifest, Sink
 from .storage import open_store
-from .codec import get_codec
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,11 @@ class Worker:
             heartbeat.stop()
 
     def process(self, lease: Lease) -> TaskRecord | None:
-        """Run one task; returns its record if it became final here."""
+        """Run one task; returns its record if it became final here.
+
+        The manifest (the commit point of the output) is written only after the generator
+        exited cleanly and its own count equals the lines stored.
+        """
         task = lease.task
         started = utcnow()
         clock = time.perf_counter()
@@ -131,20 +136,24 @@ class Worker:
             with Generation(
                 self.executable, task, self.meta.surge_options, self.meta.generator_timeout
             ) as generation:
+
+                def check(manifest: Manifest) -> None:
+                    reported = generation.result.structures
+                    if manifest.structures != reported:
+                        raise GeneratorCrashed(
+                            f"{task.key}: generator reported {reported} structures "
+                            f"but wrote {manifest.structures}"
+                        )
+
                 try:
-                    manifest = self.sink.write_task(task, generation.blocks())
+                    manifest = self.sink.write_task(task, generation.blocks(), check)
                 except ValueError as exc:
                     raise GeneratorCrashed(f"{task.key}: {exc}") from None
                 result = generation.result
-            if manifest.structures != result.structures:
-                raise GeneratorCrashed(
-                    f"{task.key}: generator reported {result.structures} structures "
-                    f"but wrote {manifest.structures}"
-                )
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
             record = self._record(
-                lease, started, clock, status=REJECTED if permanent else FAILED, error=str(exc)
+                lease, started, status=REJECTED if permanent else FAILED, error=str(exc)
             )
             final = self.queue.fail(lease, record, permanent=permanent)
             return record if final else None
@@ -168,9 +177,7 @@ class Worker:
         self.queue.complete(lease, record)
         return record
 
-    def _record(
-        self, lease: Lease, started: Any, clock: float, *, status: str, error: str
-    ) -> TaskRecord:
+    def _record(self, lease: Lease, started: datetime, *, status: str, error: str) -> TaskRecord:
         return TaskRecord(
             job=self.job,
             task=lease.task.key,

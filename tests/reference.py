@@ -7,7 +7,11 @@ import functools
 import os
 from pathlib import Path
 
-REFERENCE = Path(os.environ.get("CLOUDSURGE_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
+REFERENCE = Path(
+    os.environ.get(
+        "CLOUDSURGE_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"
+    )
+)
 
 
 @functools.cache

@@ -20,14 +20,18 @@ def script(tmp_path: Path, name: str, body: str) -> str:
     return str(path)
 
 
-def consume(executable: str, task: Task = Task("C2H6"), timeout: float = 0.0) -> tuple[bytes, object]:
+def consume(
+    executable: str, task: Task = Task("C2H6"), timeout: float = 0.0
+) -> tuple[bytes, object]:
     with Generation(executable, task, (), timeout) as generation:
         data = b"".join(generation.blocks())
         return data, generation.result
 
 
 def test_summary_line_is_parsed(tmp_path: Path) -> None:
-    exe = script(tmp_path, "ok", 'printf "CC\\nCO\\n"; echo ">Z wrote 1 -> 2 -> 2 in 0.01 sec" >&2\n')
+    exe = script(
+        tmp_path, "ok", 'printf "CC\\nCO\\n"; echo ">Z wrote 1 -> 2 -> 2 in 0.01 sec" >&2\n'
+    )
     data, result = consume(exe)
     assert data == b"CC\nCO\n"
     assert result.structures == 2 and result.graphs == 1 and result.coloured == 2  # type: ignore[attr-defined]
@@ -35,7 +39,11 @@ def test_summary_line_is_parsed(tmp_path: Path) -> None:
 
 def test_argv_has_formula_last_and_no_shell(tmp_path: Path) -> None:
     log = tmp_path / "argv"
-    exe = script(tmp_path, "echoargs", f'for a in "$@"; do echo "$a" >> {log}; done\necho ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n')
+    exe = script(
+        tmp_path,
+        "echoargs",
+        f'for a in "$@"; do echo "$a" >> {log}; done\necho ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n',
+    )
     with Generation(exe, Task("C8H11NO", 3, 16), ("-T",)) as generation:
         assert b"".join(generation.blocks()) == b""
     assert log.read_text().split() == ["-T", "-m3/16", "-S", "C8H11NO"]
@@ -62,7 +70,9 @@ def test_missing_summary_line(tmp_path: Path) -> None:
 
 
 def test_garbage_output(tmp_path: Path) -> None:
-    exe = script(tmp_path, "garbage", 'head -c 5000 /dev/urandom; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n')
+    exe = script(
+        tmp_path, "garbage", 'head -c 5000 /dev/urandom; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n'
+    )
     with pytest.raises(GeneratorCrashed, match="non-ASCII"):
         consume(exe)
 
@@ -77,7 +87,11 @@ def test_hang_is_killed_by_timeout(tmp_path: Path) -> None:
 
 def test_stderr_is_drained_concurrently(tmp_path: Path) -> None:
     # 1 MB on stderr before any stdout would deadlock a reader that only reads stdout
-    exe = script(tmp_path, "noisy", 'head -c 1000000 /dev/zero | tr "\\0" "x" >&2; echo >&2; printf "C\\n"; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n')
+    exe = script(
+        tmp_path,
+        "noisy",
+        'head -c 1000000 /dev/zero | tr "\\0" "x" >&2; echo >&2; printf "C\\n"; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n',
+    )
     data, result = consume(exe, timeout=20)
     assert data == b"C\n" and result.structures == 1  # type: ignore[attr-defined]
 
@@ -97,7 +111,8 @@ def test_allowed_options(option: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "option", ["-oFILE", "-S", "-u", "-m1/2", "--help", "-T;id", "T", "-t", "-B1,2;", "$(id)", "-e1", ""]
+    "option",
+    ["-oFILE", "-S", "-u", "-m1/2", "--help", "-T;id", "T", "-t", "-B1,2;", "$(id)", "-e1", ""],
 )
 def test_refused_options(option: str) -> None:
     with pytest.raises(ConfigError):

@@ -32,7 +32,11 @@ def sample(n: int, seed: int = 7) -> list[str]:
 
 
 def settings_for(tmp_path: Path, **changes: object) -> Settings:
-    values: dict[str, object] = {"output": str(tmp_path / "out"), "workers": 2, "lease_seconds": 5.0}
+    values: dict[str, object] = {
+        "output": str(tmp_path / "out"),
+        "workers": 2,
+        "lease_seconds": 5.0,
+    }
     values.update(changes)
     return Settings.build({k: v for k, v in values.items()}, env={})
 
@@ -49,7 +53,9 @@ def test_run_local_matches_reference_and_verifies(tmp_path: Path) -> None:
     for task, structures in zip(frame["task"], frame["structures"], strict=True):
         assert structures == table[task], task
     assert set(frame["worker"]) and frame["finished"].ge(frame["started"]).all()
-    assert str(frame["started"].dtype).startswith("datetime64") and "UTC" in str(frame["started"].dtype)
+    assert str(frame["started"].dtype).startswith("datetime64") and "UTC" in str(
+        frame["started"].dtype
+    )
     saved = pd.read_parquet(Path(outcome.output) / "records.parquet")
     assert sorted(saved["task"]) == sorted(frame["task"])
     report = verify_output(settings, outcome.job)
@@ -71,7 +77,7 @@ def test_run_to_gcs_emulator(tmp_path: Path, gcs_bucket: str) -> None:
 def slow_generator(tmp_path: Path, delay: float) -> str:
     """A real generator behind a delay, so a worker can be killed while it runs."""
     script = tmp_path / "slow-surge"
-    script.write_text(f"#!/bin/sh\nsleep {delay}\nexec {engine_path()} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\nsleep {delay}\nexec {engine_path()} "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
 
@@ -90,7 +96,11 @@ def test_sigkill_worker_mid_formula_loses_nothing(tmp_path: Path) -> None:
         while time.monotonic() < deadline and not killed:
             out = subprocess.run(["pgrep", "-f", "slow-surge"], capture_output=True, text=True)
             for pid in out.stdout.split():
-                parent = Path(f"/proc/{pid}/stat").read_text().split()[3] if Path(f"/proc/{pid}").exists() else None
+                parent = (
+                    Path(f"/proc/{pid}/stat").read_text().split()[3]
+                    if Path(f"/proc/{pid}").exists()
+                    else None
+                )
                 if parent and parent != str(os.getpid()):
                     os.kill(int(parent), signal.SIGKILL)
                     killed.append(int(parent))
@@ -117,9 +127,22 @@ def test_cli_run_with_formula_file(tmp_path: Path) -> None:
     out = tmp_path / "results"
     env = {**os.environ, "CLOUDSURGE_WORKERS": "2"}
     done = subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", "run", "--formulae", str(listing),
-         "--output", str(out), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "cloudsurge_dask",
+            "run",
+            "--formulae",
+            str(listing),
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     job = done.stdout.strip().splitlines()[-1]
@@ -127,14 +150,30 @@ def test_cli_run_with_formula_file(tmp_path: Path) -> None:
     assert "structures" in done.stderr
     check = subprocess.run(
         [sys.executable, "-m", "cloudsurge_dask", "verify", job, "--output", str(out)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert check.returncode == 0, check.stderr
     assert "OK" in check.stdout
     csv = tmp_path / "records.csv"
     exported = subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", "export", job, "--output", str(out), "--to", str(csv)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cloudsurge_dask",
+            "export",
+            job,
+            "--output",
+            str(out),
+            "--to",
+            str(csv),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert exported.returncode == 0, exported.stderr
     assert len(pd.read_csv(csv)) == len(names)
@@ -154,9 +193,21 @@ def test_cli_bad_settings_are_one_clear_line(tmp_path: Path, args: list[str], me
     listing = tmp_path / "f.txt"
     listing.write_text("CH4\n")
     done = subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", *args, "--formulae", str(listing),
-         "--output", str(tmp_path / "o"), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "cloudsurge_dask",
+            *args,
+            "--formulae",
+            str(listing),
+            "--output",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
