@@ -24,7 +24,12 @@ HELP: dict[str, str] = {
     "Default: a private embedded redis-server for the length of the run.",
     "lease_seconds": "A task whose worker stops renewing it for this long is taken over (60).",
     "max_attempts": "Tries per task before it is recorded as failed (3).",
-    "batch_size": "Tasks a worker leases at once (16).",
+    "batch_size": "Tasks a worker leases at once (4).",
+    "split_structures": "Split a formula estimated above this many structures into "
+    "`-m res/mod` slices of about this size (20,000,000; 0: never).",
+    "shard_structures": "Group formulae estimated below this many structures into shards "
+    "of about this size sharing one set of parts (1,000,000; 0: never).",
+    "shard_formulae": "At most this many formulae in one shard (256).",
     "surge": "Generator executable (default: `surge` on PATH, else the built-in engine).",
     "surge_options": "Generator filter options, e.g. '-T -P' (whitelist: -T -P -t# -f# -p# -B#).",
     "generator_timeout": "Kill a generator run after this many seconds (0: no limit).",

@@ -86,7 +86,7 @@ def _local(settings: Settings) -> Iterator[ClusterHandle]:
             n_workers=settings.workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            dashboard_address="127.0.0.1:0",
         )
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc

@@ -8,9 +8,11 @@ its stderr. Works the same for upstream Surge and the built-in engine.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -57,15 +59,29 @@ def resolve_executable(surge: str | None) -> str:
         raise ConfigError(str(exc)) from None
 
 
+def takes_several_formulae(executable: str) -> bool:
+    """Only the built-in engine runs several formulae in one process (a shard); upstream
+    Surge takes exactly one."""
+    from .engine import engine_path
+
+    try:
+        return Path(executable).resolve() == engine_path().resolve()
+    except FileNotFoundError:
+        return False
+
+
 @dataclass(frozen=True)
 class GeneratorResult:
-    """The generator's own summary (`>Z` line) of one run."""
+    """The generator's own summary (`>Z` line) of one run; with several formulae in one run
+    (the built-in engine's batch mode) `counts`/`times` hold one `>Z` line's figures each."""
 
     graphs: int
     coloured: int
     structures: int
     seconds: float
     wall_seconds: float
+    counts: tuple[int, ...] = ()
+    times: tuple[float, ...] = ()
 
 
 class Generation:
@@ -82,12 +98,16 @@ class Generation:
         options: Sequence[str] = (),
         timeout: float = 0.0,
         stderr_lines: int = 20,
+        formulae: Sequence[str] | None = None,
     ) -> None:
-        self.argv = [executable, *options, *task.split_options, "-S", task.formula]
+        """`formulae` (several, in one process) only for a generator that takes them."""
+        chosen = list(formulae) if formulae else [task.formula]
+        self.argv = [executable, *options, *task.split_options, "-S", *chosen]
+        self.expected_summaries = len(chosen)
         self.task = task
         self.timeout = timeout
         self._stderr: collections.deque[bytes] = collections.deque(maxlen=stderr_lines)
-        self._summary: re.Match[bytes] | None = None
+        self._summaries: list[re.Match[bytes]] = []
         self._timed_out = False
         self._result: GeneratorResult | None = None
         self._started = time.perf_counter()
@@ -99,6 +119,7 @@ class Generation:
                 stderr=subprocess.PIPE,
                 bufsize=0,
                 close_fds=True,
+                start_new_session=True,  # its own process group: a timeout kills wrappers' children too
             )
         except OSError as exc:
             raise GeneratorCrashed(f"{task.key}: cannot start {executable}: {exc}") from None
@@ -115,12 +136,17 @@ class Generation:
         for line in self._process.stderr:
             match = _SUMMARY.search(line)
             if match:
-                self._summary = match
+                self._summaries.append(match)
             self._stderr.append(line.rstrip(b"\n")[:500])
 
     def _kill_on_timeout(self) -> None:
         self._timed_out = True
-        self._process.kill()
+        self._kill()
+
+    def _kill(self) -> None:
+        """The whole process group, so a wrapper's child cannot keep the pipe open."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
 
     def blocks(self) -> Iterator[bytes]:
         """Raw stdout in blocks of up to 1 MiB; checked to be plain ASCII text."""
@@ -131,7 +157,7 @@ class Generation:
             if not block:
                 break
             if not block.isascii():
-                self._process.kill()
+                self._kill()
                 raise GeneratorCrashed(f"{self.task.key}: generator wrote non-ASCII output")
             yield block
         self._finish()
@@ -153,11 +179,20 @@ class Generation:
             if errors and code > 0:
                 raise GeneratorRejected(f"{self.task.key}: {errors[-1][2:].strip()}")
             raise GeneratorCrashed(f"{self.task.key}: generator exited with {code}: {tail[-400:]}")
-        if self._summary is None:
-            raise GeneratorCrashed(f"{self.task.key}: generator printed no '>Z' summary line")
-        graphs, coloured, structures, seconds = self._summary.groups()
+        if len(self._summaries) != self.expected_summaries:
+            raise GeneratorCrashed(
+                f"{self.task.key}: generator printed {len(self._summaries)} '>Z' summary "
+                f"line(s), expected {self.expected_summaries}"
+            )
+        rows = [[float(value) for value in match.groups()] for match in self._summaries]
         self._result = GeneratorResult(
-            int(graphs), int(coloured), int(structures), float(seconds), wall
+            graphs=int(sum(row[0] for row in rows)),
+            coloured=int(sum(row[1] for row in rows)),
+            structures=int(sum(row[2] for row in rows)),
+            seconds=sum(row[3] for row in rows),
+            wall_seconds=wall,
+            counts=tuple(int(row[2]) for row in rows),
+            times=tuple(row[3] for row in rows),
         )
 
     @property
@@ -167,8 +202,8 @@ class Generation:
         return self._result
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
+        if self._process.returncode is None:  # not reaped yet, so its group id is still ours
+            self._kill()
         self._process.wait()
         self._drain.join(timeout=5)
         if self._timer is not None:

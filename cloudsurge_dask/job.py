@@ -20,7 +20,7 @@ from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
 from .redisserver import RedisServer, redacted_url
 from .settings import Settings
 from .storage import check_writable, open_store
-from .task import Task
+from .plan import PlanOptions, plan_tasks
 from .worker import JobMeta, drain
 
 
@@ -32,12 +32,6 @@ def redis_for(settings: Settings) -> Iterator[str]:
         return
     with RedisServer() as server:
         yield server.url
-
-
-def order_tasks(formulae: Sequence[Formula]) -> list[Task]:
-    """Largest first (more heavy atoms, then fewer hydrogens), so the tail is short."""
-    ordered = sorted(formulae, key=lambda f: (-f.heavy_atoms, f.hydrogens, f.hill))
-    return [Task(f.hill) for f in ordered]
 
 
 def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], job: str) -> JobMeta:
@@ -56,7 +50,10 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
         batch_size=settings.batch_size,
     )
     queue = JobQueue(JobQueue.connect(client_url), job)
-    queue.create(order_tasks(formulae), meta.to_dict())
+    options = PlanOptions(
+        settings.split_structures, settings.shard_structures, settings.shard_formulae
+    )
+    queue.create(plan_tasks(formulae, options), meta.to_dict())
     return meta
 
 
@@ -135,25 +132,25 @@ def run_job(
 
 
 def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[TaskRecord]:
-    """Redis holds the final record of every task, including those whose drain was lost."""
-    by_task = {record.task: record for record in stored}
-    missing = {record.task for record in gathered} - set(by_task)
+    """Redis holds the final records of every task, including those whose drain was lost."""
+    by_item = {(record.task, record.formula): record for record in stored}
+    missing = {(record.task, record.formula) for record in gathered} - set(by_item)
     if missing:
-        raise CloudSurgeError(
-            f"records returned by drains but missing in Redis: {sorted(missing)[:5]}"
-        )
-    return list(by_task.values())
+        raise CloudSurgeError(f"records returned by drains but missing in Redis: {sorted(missing)[:5]}")
+    return list(by_item.values())
 
 
 def summary(outcome: Outcome) -> str:
     frame = outcome.records
     counts = frame["status"].value_counts()
     structures = int(frame["structures"].sum())
-    busy = float((frame["finished"] - frame["started"]).dt.total_seconds().sum())
+    spans = frame.groupby("task").first()  # the formulae of a shard share one span
+    busy = float((spans["finished"] - spans["started"]).dt.total_seconds().sum())
     generator = float(frame["generator_seconds"].sum())
     share = generator / busy if busy > 0 else 0.0
     lines = [
-        f"job {outcome.job}: {len(frame)} tasks, {int(counts.get(OK, 0))} ok, "
+        f"job {outcome.job}: {len(frame)} formulae in {frame['task'].nunique()} tasks, "
+        f"{int(counts.get(OK, 0))} ok, "
         f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
         f"structures: {structures:,} in {outcome.seconds:.1f} s "
         f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); generator share of worker time {share:.0%}",

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -270,7 +270,7 @@ class JobQueue:
                 raise QueueError(f"job {self.job} already exists")
             self.client.sadd(JOBS_KEY, self.job)
             for chunk in _chunks(tasks, BATCH):
-                count += self._add([(task.key, 1) for task in chunk])
+                count += self._add([(task.spec, 1) for task in chunk])
             pipe = self.client.pipeline(transaction=True)
             pipe.xgroup_create(self.stream_key, GROUP, id="0", mkstream=True)
             pipe.hset(
@@ -304,19 +304,22 @@ class JobQueue:
         leases = []
         for entry_id, fields, deliveries in rows:
             data = dict(zip(fields[::2], fields[1::2], strict=True))
-            task = Task.from_key(data["task"])
+            task = Task.from_spec(data["task"])
             attempt = int(data["attempt"]) + int(deliveries) - 1
             if attempt <= self.max_attempts:
                 leases.append(Lease(task, entry_id, attempt))
                 continue
             now = utcnow()
-            lost = TaskRecord(
-                job=self.job, task=task.key, formula=task.formula, worker="",
-                started=now, finished=now, generator_seconds=0.0, write_seconds=0.0,
-                structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=FAILED,
-                error=f"lease expired {int(deliveries) - 1} times: worker lost",
-                attempts=attempt - 1,
-            )  # fmt: skip
+            lost = [
+                TaskRecord(
+                    job=self.job, task=task.key, formula=formula, worker="",
+                    started=now, finished=now, generator_seconds=0.0, write_seconds=0.0,
+                    structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=FAILED,
+                    error=f"lease expired {int(deliveries) - 1} times: worker lost",
+                    attempts=attempt - 1,
+                )
+                for formula in task.formulae
+            ]  # fmt: skip
             self._final(Lease(task, entry_id, attempt - 1), lost)
         return leases
 
@@ -328,34 +331,49 @@ class JobQueue:
         with self._errors():
             return int(self._heartbeat(keys=[self.stream_key], args=[GROUP, consumer, *ids]))
 
-    def complete(self, lease: Lease, record: TaskRecord) -> bool:
-        """Store the final record and ack; counters move only if the record is new."""
-        return self._final(lease, record)
+    def complete(self, lease: Lease, records: TaskRecord | Sequence[TaskRecord]) -> bool:
+        """Store the final record(s) (one per formula of the task) and ack; counters move
+        only if the task had no final record yet."""
+        return self._final(lease, records)
 
-    def fail(self, lease: Lease, record: TaskRecord, *, permanent: bool) -> bool:
+    def fail(
+        self, lease: Lease, records: TaskRecord | Sequence[TaskRecord], *, permanent: bool
+    ) -> bool:
         """Final (REJECTED/FAILED) if permanent or out of attempts, else requeue; True if final."""
+        listed = [records] if isinstance(records, TaskRecord) else list(records)
         if permanent or lease.attempt >= self.max_attempts:
             status = REJECTED if permanent else FAILED
-            final = dataclasses.replace(record, status=status, attempts=lease.attempt)
-            self._final(lease, final)
+            self._final(
+                lease, [dataclasses.replace(r, status=status, attempts=lease.attempt) for r in listed]
+            )
             return True
         with self._errors():
             self._requeue(
                 keys=[self.stream_key, self.errors_key, self.records_key],
-                args=[GROUP, lease.entry_id, lease.task.key, lease.attempt + 1,
-                      self._error_line(lease, record), MAX_ERRORS],
+                args=[GROUP, lease.entry_id, lease.task.spec, lease.attempt + 1,
+                      self._error_line(lease, listed[0]), MAX_ERRORS],
             )  # fmt: skip
         return False
 
-    def _final(self, lease: Lease, record: TaskRecord) -> bool:
-        if record.task != lease.task.key:
-            raise ValueError(f"record for {record.task} does not match lease of {lease.task.key}")
-        line = "" if record.status == OK else self._error_line(lease, record)
+    def _final(self, lease: Lease, records: TaskRecord | Sequence[TaskRecord]) -> bool:
+        listed = [records] if isinstance(records, TaskRecord) else list(records)
+        if [r.formula for r in listed] != list(lease.task.formulae) or any(
+            r.task != lease.task.key for r in listed
+        ):
+            raise ValueError(f"records do not match the formulae of task {lease.task.key}")
+        statuses = {r.status for r in listed}
+        status = FAILED if FAILED in statuses else (REJECTED if statuses == {REJECTED} else OK)
+        if lease.task.members:
+            text = json.dumps({"status": status, "records": [json.loads(r.to_json()) for r in listed]})
+        else:
+            text = listed[0].to_json()
+        problem = next((r for r in listed if r.status != OK), None)
+        line = "" if problem is None else self._error_line(lease, problem)
         with self._errors():
             new = self._complete(
                 keys=[self.records_key, self.stream_key, self.progress_key, self.errors_key],
-                args=[GROUP, lease.entry_id, record.task, record.to_json(), record.status,
-                      record.structures, line, MAX_ERRORS],
+                args=[GROUP, lease.entry_id, lease.task.spec, text, status,
+                      sum(r.structures for r in listed), line, MAX_ERRORS],
             )  # fmt: skip
         return bool(new)
 
@@ -383,7 +401,14 @@ class JobQueue:
     def records(self) -> list[TaskRecord]:
         with self._errors():
             texts = [text for _, text in self.client.hscan_iter(self.records_key, count=1000)]
-        return [TaskRecord.from_json(text) for text in texts]
+        records: list[TaskRecord] = []
+        for text in texts:
+            data = json.loads(text)
+            if "records" in data:
+                records.extend(TaskRecord.from_dict(item) for item in data["records"])
+            else:
+                records.append(TaskRecord.from_dict(data))
+        return records
 
     def errors(self) -> list[str]:
         with self._errors():

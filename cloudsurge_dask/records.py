@@ -45,7 +45,11 @@ class TaskRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TaskRecord:
-        data: dict[str, Any] = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
+        data = dict(data)
         data["started"] = datetime.fromisoformat(data["started"])
         data["finished"] = datetime.fromisoformat(data["finished"])
         return cls(**data)
@@ -71,4 +75,4 @@ def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
         frame[column] = pd.to_datetime(frame[column], utc=True)
     for column in ("structures", "parts", "raw_bytes", "compressed_bytes", "attempts"):
         frame[column] = frame[column].astype("int64")
-    return frame.sort_values("task", ignore_index=True)
+    return frame.sort_values(["task", "formula"], ignore_index=True)

@@ -28,6 +28,13 @@ def _positive_int(value: str | int) -> int:
     return number
 
 
+def _non_negative_int(value: str | int) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return number
+
+
 def _non_negative_float(value: str | float) -> float:
     number = float(value)
     if number < 0:
@@ -46,6 +53,15 @@ def _words(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(shlex.split(value))
     return tuple(value)
+
+
+def _surge_options(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    from .generator import validate_options
+
+    try:
+        return validate_options(_words(value))
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("--surge-options: ")) from None
 
 
 def _elements(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -90,7 +106,10 @@ class Settings:
     redis_url: str | None = None
     lease_seconds: float = 60.0
     max_attempts: int = 3
-    batch_size: int = 16
+    batch_size: int = 4
+    split_structures: int = 20_000_000
+    shard_structures: int = 1_000_000
+    shard_formulae: int = 256
     # generator
     surge: str | None = None
     surge_options: tuple[str, ...] = ()
@@ -167,8 +186,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "lease_seconds": _positive_float,
     "max_attempts": _positive_int,
     "batch_size": _positive_int,
+    "split_structures": _non_negative_int,
+    "shard_structures": _non_negative_int,
+    "shard_formulae": _positive_int,
     "surge": _optional_str,
-    "surge_options": _words,
+    "surge_options": _surge_options,
     "generator_timeout": _non_negative_float,
     "output": str,
     "part_size": _positive_int,

@@ -75,7 +75,11 @@ class PartInfo:
 
 @dataclass(frozen=True)
 class Manifest:
-    """Everything one task wrote; totals are the sums over `parts`."""
+    """Everything one task wrote; totals are the sums over `parts`.
+
+    `index` is set for a shard: its formulae in output order with their structure counts,
+    so formula i's lines start after the sum of the counts before it.
+    """
 
     task: str
     formula: str
@@ -84,6 +88,7 @@ class Manifest:
     raw_bytes: int
     compressed_bytes: int
     parts: tuple[PartInfo, ...]
+    index: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, indent=1) + "\n"
@@ -100,6 +105,7 @@ class Manifest:
                 raw_bytes=int(data["raw_bytes"]),
                 compressed_bytes=int(data["compressed_bytes"]),
                 parts=tuple(PartInfo.from_dict(p) for p in data["parts"]),
+                index=tuple((str(f), int(n)) for f, n in data.get("index", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed manifest: {exc}") from exc
@@ -179,13 +185,14 @@ class Sink:
         self,
         task: Task,
         blocks: Iterable[bytes],
-        before_commit: Callable[[Manifest], None] | None = None,
+        before_commit: Callable[[Manifest], Manifest | None] | None = None,
     ) -> Manifest:
         """Consume raw stdout blocks (any sizes, lines may straddle blocks); return the manifest.
 
         `before_commit` sees the finished manifest once every part is stored and before the
         manifest is written: raising there (say, the generator's exit status or its own count
-        disagrees) leaves the task uncommitted. Raises ValueError if the output does not end
+        disagrees) leaves the task uncommitted; returning a manifest (a shard's with its
+        `index` filled in) writes that one instead. Raises ValueError if the output does not end
         with a newline (a torn generator run), StorageError if a part or the manifest cannot
         be stored. Whenever it raises, no manifest is written, so parts already stored stay
         uncommitted orphans.
@@ -210,7 +217,7 @@ class Sink:
             parts=parts,
         )
         if before_commit is not None:
-            before_commit(manifest)
+            manifest = before_commit(manifest) or manifest
         self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
         return manifest
 

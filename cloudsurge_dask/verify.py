@@ -68,6 +68,11 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
         report.tasks += 1
         listed.update(p.path for p in manifest.parts)
         _check_manifest(store, manifest, report)
+        if manifest.index and sum(n for _, n in manifest.index) != manifest.structures:
+            report.problems.append(
+                f"{manifest.task}: shard index adds up to {sum(n for _, n in manifest.index)}, "
+                f"not {manifest.structures}"
+            )
         if expected is not None:
             if manifest.task not in expected:
                 report.unexpected.append(manifest.task)

@@ -8,23 +8,26 @@ its lease expires.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .codec import get_codec
-from .errors import ConfigError, GeneratorCrashed, GeneratorError, StorageError
-from .generator import Generation, resolve_executable
+from .errors import ConfigError, QueueError, GeneratorCrashed, GeneratorError, GeneratorRejected, StorageError
+from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
 from .sink import Manifest, Sink
 from .storage import open_store
+from .task import Task
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,18 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One formula's share of a task: its count, generator seconds and output bytes
+    (None when several formulae shared one process); `error` if the generator refused it."""
+
+    formula: str
+    structures: int
+    seconds: float
+    raw_bytes: int | None
+    error: str | None = None
+
+
 class _Heartbeat:
     """Renews the leases in hand from a thread, so long formulae keep them."""
 
@@ -77,7 +92,9 @@ class _Heartbeat:
             with self._lock:
                 leases = list(self._leases)
             if leases:
-                self._queue.heartbeat(self._consumer, leases)
+                # a Redis outage must not end the renewals for good: try again next round
+                with contextlib.suppress(QueueError):
+                    self._queue.heartbeat(self._consumer, leases)
 
     def stop(self) -> None:
         self._stop.set()
@@ -97,6 +114,7 @@ class Worker:
         )
         self.consumer = consumer or consumer_name()
         self.executable = resolve_executable(self.meta.surge)
+        self.batch_capable = takes_several_formulae(self.executable)
         self.sink = Sink(
             open_store(self.meta.output), get_codec(self.meta.codec), self.meta.part_size
         )
@@ -114,87 +132,117 @@ class Worker:
                     continue
                 heartbeat.hold(leases)
                 for index, lease in enumerate(leases):
-                    record = self.process(lease)
+                    final = self.process(lease)
                     heartbeat.hold(leases[index + 1 :])
-                    if record is not None:
+                    for record in final or ():
                         records.append(record)
                         if on_record is not None:
                             on_record(record)
         finally:
             heartbeat.stop()
 
-    def process(self, lease: Lease) -> TaskRecord | None:
-        """Run one task; returns its record if it became final here.
+    def process(self, lease: Lease) -> list[TaskRecord] | None:
+        """Run one task; returns its records (one per formula) if they became final here.
 
-        The manifest (the commit point of the output) is written only after the generator
-        exited cleanly and its own count equals the lines stored.
+        The manifest (the commit point of the output) is written only after every generator
+        run exited cleanly and their own counts equal the lines stored. A shard runs in one
+        generator process when the generator takes several formulae (the built-in engine),
+        else (or when one of its formulae is refused) one process per formula.
         """
         task = lease.task
         started = utcnow()
         clock = time.perf_counter()
+        runs: list[_Run] = []
         try:
-            with Generation(
-                self.executable, task, self.meta.surge_options, self.meta.generator_timeout
-            ) as generation:
-
-                def check(manifest: Manifest) -> None:
-                    reported = generation.result.structures
-                    if manifest.structures != reported:
-                        raise GeneratorCrashed(
-                            f"{task.key}: generator reported {reported} structures "
-                            f"but wrote {manifest.structures}"
-                        )
-
-                try:
-                    manifest = self.sink.write_task(task, generation.blocks(), check)
-                except ValueError as exc:
-                    raise GeneratorCrashed(f"{task.key}: {exc}") from None
-                result = generation.result
+            batch = self.batch_capable and bool(task.members)
+            try:
+                manifest = self._write(task, runs, batch=batch)
+            except GeneratorRejected:
+                if not batch:
+                    raise
+                runs.clear()
+                manifest = self._write(task, runs, batch=False)
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
-            record = self._record(
-                lease, started, status=REJECTED if permanent else FAILED, error=str(exc)
+            status = REJECTED if permanent else FAILED
+            failed = [self._record(task, f, lease, started, status, str(exc)) for f in task.formulae]
+            return failed if self.queue.fail(lease, failed, permanent=permanent) else None
+        finished = utcnow()
+        overhead = max(time.perf_counter() - clock - sum(r.seconds for r in runs), 0.0)
+        exact = all(run.raw_bytes is not None for run in runs)
+        records = []
+        for run in runs:
+            status = OK if run.error is None else REJECTED
+            record = self._record(task, run.formula, lease, started, status, run.error)
+            # in one batch process the bytes per formula are not separated: apportion them
+            raw = run.raw_bytes if exact and run.raw_bytes is not None else round(
+                manifest.raw_bytes * run.structures / max(manifest.structures, 1)
             )
-            final = self.queue.fail(lease, record, permanent=permanent)
-            return record if final else None
-        wall = time.perf_counter() - clock
-        record = TaskRecord(
-            job=self.job,
-            task=task.key,
-            formula=task.formula,
-            worker=self.consumer,
-            started=started,
-            finished=utcnow(),
-            generator_seconds=result.seconds,
-            write_seconds=max(wall - result.seconds, 0.0),
-            structures=manifest.structures,
-            parts=len(manifest.parts),
-            raw_bytes=manifest.raw_bytes,
-            compressed_bytes=manifest.compressed_bytes,
-            status=OK,
-            attempts=lease.attempt,
-        )
-        self.queue.complete(lease, record)
-        return record
+            records.append(dataclasses.replace(
+                record, finished=finished, generator_seconds=run.seconds,
+                write_seconds=overhead / len(runs), structures=run.structures,
+                parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
+                compressed_bytes=round(manifest.compressed_bytes * raw / max(manifest.raw_bytes, 1)),
+            ))  # fmt: skip
+        self.queue.complete(lease, records)
+        return records
 
-    def _record(self, lease: Lease, started: datetime, *, status: str, error: str) -> TaskRecord:
+    def _write(self, task: Task, runs: list[_Run], *, batch: bool) -> Manifest:
+        """Stream the task's generator output into the sink; fill `runs` per formula."""
+
+        def check(manifest: Manifest) -> Manifest:
+            reported = sum(run.structures for run in runs)
+            if manifest.structures != reported:
+                raise GeneratorCrashed(
+                    f"{task.key}: generator reported {reported} structures "
+                    f"but wrote {manifest.structures}"
+                )
+            if not task.members:
+                return manifest
+            index = tuple((run.formula, run.structures) for run in runs if run.error is None)
+            return dataclasses.replace(manifest, index=index)
+
+        blocks = self._batch(task, runs) if batch else self._chain(task, runs)
+        try:
+            return self.sink.write_task(task, blocks, check)
+        except ValueError as exc:
+            raise GeneratorCrashed(f"{task.key}: {exc}") from None
+
+    def _batch(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:
+        with Generation(self.executable, task, self.meta.surge_options,
+                        self.meta.generator_timeout, formulae=task.formulae) as generation:
+            yield from generation.blocks()
+            result = generation.result
+        total = max(sum(result.times), 1e-9)
+        for formula, count, seconds in zip(task.formulae, result.counts, result.times, strict=True):
+            runs.append(_Run(formula, count, result.wall_seconds * seconds / total, None))
+
+    def _chain(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:
+        for formula in task.formulae:
+            single = Task(formula) if task.members else task
+            wrote = 0
+            with Generation(self.executable, single, self.meta.surge_options,
+                            self.meta.generator_timeout) as generation:
+                try:
+                    for block in generation.blocks():
+                        wrote += len(block)
+                        yield block
+                except GeneratorRejected as exc:
+                    if wrote or not task.members:
+                        raise
+                    runs.append(_Run(formula, 0, 0.0, 0, str(exc)))
+                    continue
+                result = generation.result
+            runs.append(_Run(formula, result.structures, result.wall_seconds, wrote))
+
+    def _record(self, task: Task, formula: str, lease: Lease, started: datetime, status: str,
+                error: str | None) -> TaskRecord:
         return TaskRecord(
-            job=self.job,
-            task=lease.task.key,
-            formula=lease.task.formula,
-            worker=self.consumer,
-            started=started,
-            finished=utcnow(),
-            generator_seconds=0.0,
-            write_seconds=0.0,
-            structures=0,
-            parts=0,
-            raw_bytes=0,
-            compressed_bytes=0,
-            status=status,
-            error=error,
-            attempts=lease.attempt,
-        )
+            job=self.job, task=task.key, formula=formula, worker=self.consumer,
+            started=started, finished=utcnow(), generator_seconds=0.0, write_seconds=0.0,
+            structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=status,
+            error=error, attempts=lease.attempt,
+        )  # fmt: skip
 
 
 def drain(redis_url: str | None, job: str) -> list[TaskRecord]:

@@ -1,0 +1,60 @@
+"""From formulae to queued tasks: split the giants, shard the dwarfs, largest first.
+
+Formula sizes span nine orders of magnitude. A giant formula alone would keep one worker
+busy while the others idle, so it becomes `-m res/mod` slices of about `split_structures`
+each; thousands of tiny formulae would pay process start-up, a file and a Redis round trip
+apiece, so consecutive small ones become shards of about `shard_structures` (at most
+`shard_formulae` formulae) that share one set of parts. Sizes come from `estimate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .formula import Formula
+from .task import Task
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    split_structures: int = 0  # 0: never split
+    shard_structures: int = 0  # 0: never shard
+    shard_formulae: int = 256
+
+
+def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
+    """Tasks in the order to run them: estimated size, largest first."""
+    if not formulae:
+        return []
+    from .estimate import estimate_many, split_count
+
+    estimates = [float(e) for e in estimate_many(list(formulae))]
+    ranked = sorted(zip(formulae, estimates, strict=True), key=lambda p: (-p[1], p[0].hill))
+    sized: list[tuple[float, Task]] = []
+    shard: list[str] = []
+    shard_size = 0.0
+
+    def close_shard() -> None:
+        nonlocal shard, shard_size
+        if shard:
+            sized.append((shard_size, Task.shard(shard)))
+        shard, shard_size = [], 0.0
+
+    for formula, estimate in ranked:
+        if options.split_structures and estimate > options.split_structures:
+            mod = split_count(formula, options.split_structures)
+            sized.extend((estimate / mod, Task(formula.hill, res, mod)) for res in range(mod))
+        elif options.shard_structures and estimate < options.shard_structures:
+            if shard and (
+                shard_size + estimate > options.shard_structures
+                or len(shard) >= options.shard_formulae
+            ):
+                close_shard()
+            shard.append(formula.hill)
+            shard_size += estimate
+        else:
+            sized.append((estimate, Task(formula.hill)))
+    close_shard()
+    sized.sort(key=lambda pair: -pair[0])
+    return [task for _, task in sized]
