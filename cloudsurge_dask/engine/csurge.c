@@ -9,6 +9,9 @@
  *            Aut(G) (the lexicographically smallest one);
  *   level 3  bond multiplicities 1..3, one per orbit of the stabiliser of
  *            the colouring acting on the edges; each kept one is a structure.
+ *            Monovalent atoms (F, Cl, Br, I) are not given to geng when
+ *            another heavy atom exists: they are placed here, as leaves, in
+ *            the same orbit computation (see hal_rec).
  * SMILES are produced from a per-coloured-graph template whose bond symbols
  * are slots, filled in while the multiplicities are enumerated.
  *
@@ -17,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,7 @@ int cs_prune(graph *g, int n, int maxn);
 #define VERSION "cloudsurge-surge 0.1.0"
 #define OUTCAP (1 << 20)
 #define MAXGROUP 50000000.0
+#define MAXSLOTS (CS_MAXE + CS_MAXN) /* bond slots + halogen slots */
 
 /* ------------------------------------------------------------------ */
 /* elements                                                            */
@@ -56,6 +61,15 @@ static int natoms, nH, nB;     /* heavy atoms, hydrogens, total bond order */
 static int maxx;               /* max extra order per edge: 2, or 1 with -T */
 static int atoms_ge[6];        /* atoms with valence >= k */
 static int lim_t = -1, lim_f = -1, want_planar = 0;
+
+/* Monovalent atoms (F, Cl, Br, I) are always single-bonded leaves when the
+ * formula has any other heavy atom.  They are then left out of the geng
+ * graphs (the "skeleton") and placed at level 3 like coloured hydrogens,
+ * which keeps geng from enumerating the leaves. */
+static int nhal;
+static const char *hsym[NELEM];
+static int hslen[NELEM], hcnt[NELEM], htot;
+static int hcode[NELEM];
 static int smiles_out = 0;
 
 static unsigned long long cntA, cntB, cntC;
@@ -202,15 +216,19 @@ static int capc[CS_MAXN];
 static int esmax[CS_MAXE];
 
 static int ns;                                  /* number of slots */
-static int s_u[CS_MAXE], s_v[CS_MAXE], s_max[CS_MAXE], s_suf[CS_MAXE + 1];
-static int slotof[CS_MAXE];
-static int slot_pos[CS_MAXE];
-static const char *seg_p[CS_MAXE + 1];
-static int seg_l[CS_MAXE + 1];
-static char tpl[2048];
+/* slot k: s_type 0 = bond order of edge s_u-s_v (extra 0..s_max),
+ *         s_type 1 = halogens on vertex s_u (at most s_max of them) */
+static int s_type[MAXSLOTS], s_u[MAXSLOTS], s_v[MAXSLOTS], s_max[MAXSLOTS];
+static int s_bsuf[MAXSLOTS + 1], s_hsuf[MAXSLOTS + 1];
+static int slotof[CS_MAXE], halslot[CS_MAXN];
+static int slot_pos[MAXSLOTS];
+static const char *seg_p[MAXSLOTS + 1];
+static int seg_l[MAXSLOTS + 1];
+static char tpl[4096];
 static int tpl_len;
-static int xs[CS_MAXE];
-static char sbuf[2048];
+static int xs[MAXSLOTS];
+static char sbuf[4096];
+static int remh[NELEM], remh_tot;
 
 static unsigned char *stab;     /* distinct non-identity slot permutations */
 static size_t nstab, stabcap;
@@ -246,9 +264,23 @@ static void tpl_slot(int e)
     if (esmax[e] > 0) {
         slot_pos[ns] = tpl_len;
         slotof[e] = ns;
+        s_type[ns] = 0;
         s_u[ns] = eu[e];
         s_v[ns] = ev[e];
         s_max[ns] = esmax[e];
+        ++ns;
+    }
+}
+
+static void tpl_halslot(int v)
+{
+    if (nhal > 0 && capc[v] > 0) {
+        slot_pos[ns] = tpl_len;
+        halslot[v] = ns;
+        s_type[ns] = 1;
+        s_u[ns] = v;
+        s_v[ns] = v;
+        s_max[ns] = capc[v];
         ++ns;
     }
 }
@@ -278,6 +310,7 @@ static void dfs2(int v)
         tpl_digit(d);
     }
     for (int i = 0; i < t_ncl[v]; ++i) digit_used[edigit[t_cl[v][i]]] = 0;
+    tpl_halslot(v);
     for (int i = 0; i < t_nch[v]; ++i) {
         int w = t_ch[v][i], last = (i == t_nch[v] - 1);
         if (!last) tpl_put('(');
@@ -308,8 +341,11 @@ static void build_template(void)
         seg_p[k] = tpl + a;
         seg_l[k] = b - a;
     }
-    s_suf[ns] = 0;
-    for (int k = ns - 1; k >= 0; --k) s_suf[k] = s_suf[k + 1] + s_max[k];
+    s_bsuf[ns] = s_hsuf[ns] = 0;
+    for (int k = ns - 1; k >= 0; --k) {
+        s_bsuf[k] = s_bsuf[k + 1] + (s_type[k] == 0 ? s_max[k] : 0);
+        s_hsuf[k] = s_hsuf[k + 1] + (s_type[k] == 1 ? s_max[k] : 0);
+    }
 }
 
 static inline int bond_minimal(void)
@@ -325,14 +361,54 @@ static inline int bond_minimal(void)
     return 1;
 }
 
-static void bond_smiles(int k, int pos, int r)
+static void slot_rec(int k, int pos, int r);
+
+/* halogens of slot k: type j onwards; 'used' placed so far, 'code' encodes them */
+static void hal_rec(int k, int j, int pos, int r, int used, int code)
+{
+    int v = s_u[k];
+    if (j == nhal) {
+        if (remh_tot > s_hsuf[k + 1]) return;
+        xs[k] = code;
+        capc[v] -= used;
+        memcpy(sbuf + pos, seg_p[k + 1], (size_t)seg_l[k + 1]);
+        slot_rec(k + 1, pos + seg_l[k + 1], r);
+        capc[v] += used;
+        return;
+    }
+    int maxa = capc[v] - used;
+    if (remh[j] < maxa) maxa = remh[j];
+    const char *sym = hsym[j];
+    int sl = hslen[j];
+    for (int a = 0; a <= maxa; ++a) {
+        remh[j] -= a;
+        remh_tot -= a;
+        hal_rec(k, j + 1, pos, r, used + a, code + a * hcode[j]);
+        remh[j] += a;
+        remh_tot += a;
+        /* next iteration places one more: append "(X)" */
+        sbuf[pos++] = '(';
+        memcpy(sbuf + pos, sym, (size_t)sl);
+        pos += sl;
+        sbuf[pos++] = ')';
+    }
+}
+
+static void slot_rec(int k, int pos, int r)
 {
     if (k == ns) {
+        if (r != 0 || remh_tot != 0) return;
         if (nstab && !bond_minimal()) return;
         ++cntC;
-        if (opos + (size_t)pos > OUTCAP) flush_out();
-        memcpy(outbuf + opos, sbuf, (size_t)pos);
-        opos += (size_t)pos;
+        if (smiles_out) {
+            if (opos + (size_t)pos > OUTCAP) flush_out();
+            memcpy(outbuf + opos, sbuf, (size_t)pos);
+            opos += (size_t)pos;
+        }
+        return;
+    }
+    if (s_type[k] == 1) {
+        hal_rec(k, 0, pos, r, 0, 0);
         return;
     }
     int u = s_u[k], v = s_v[k];
@@ -340,7 +416,7 @@ static void bond_smiles(int k, int pos, int r)
     if (capc[u] < hi) hi = capc[u];
     if (capc[v] < hi) hi = capc[v];
     if (r < hi) hi = r;
-    int lo = r - s_suf[k + 1];
+    int lo = r - s_bsuf[k + 1];
     if (lo < 0) lo = 0;
     const char *sp = seg_p[k + 1];
     int sl = seg_l[k + 1];
@@ -351,31 +427,7 @@ static void bond_smiles(int k, int pos, int r)
         xs[k] = x;
         capc[u] -= x;
         capc[v] -= x;
-        bond_smiles(k + 1, p + sl, r - x);
-        capc[u] += x;
-        capc[v] += x;
-    }
-}
-
-static void bond_count(int k, int r)
-{
-    if (k == ns) {
-        if (nstab && !bond_minimal()) return;
-        ++cntC;
-        return;
-    }
-    int u = s_u[k], v = s_v[k];
-    int hi = s_max[k];
-    if (capc[u] < hi) hi = capc[u];
-    if (capc[v] < hi) hi = capc[v];
-    if (r < hi) hi = r;
-    int lo = r - s_suf[k + 1];
-    if (lo < 0) lo = 0;
-    for (int x = lo; x <= hi; ++x) {
-        xs[k] = x;
-        capc[u] -= x;
-        capc[v] -= x;
-        bond_count(k + 1, r - x);
+        slot_rec(k + 1, p + sl, r - x);
         capc[u] += x;
         capc[v] += x;
     }
@@ -401,8 +453,12 @@ static void handle_colouring(void)
     }
     ++cntB;
 
-    int r = gextra, tot = 0;
-    for (int v = 0; v < n; ++v) capc[v] = tval[col[v]] - deg[v];
+    int r = gextra, tot = 0, capsum = 0;
+    for (int v = 0; v < n; ++v) {
+        capc[v] = tval[col[v]] - deg[v];
+        capsum += capc[v];
+    }
+    if (capsum < 2 * r + htot) return;
     for (int e = 0; e < gne; ++e) {
         int m = 0;
         if (r > 0) {
@@ -421,7 +477,7 @@ static void handle_colouring(void)
     nstab = 0;
     if (grpn > 1 && ns > 1) {
         if (stabcap < grpn) {
-            stab = realloc(stab, grpn * CS_MAXE);
+            stab = realloc(stab, grpn * MAXSLOTS);
             if (!stab) die("out of memory (stabiliser)");
             stabcap = grpn;
         }
@@ -434,7 +490,7 @@ static void handle_colouring(void)
             unsigned char *sp = stab + nstab * (size_t)ns;
             int ident = 1;
             for (int k = 0; k < ns; ++k) {
-                int img = slotof[eidx[p[s_u[k]]][p[s_v[k]]]];
+                int img = s_type[k] ? halslot[p[s_u[k]]] : slotof[eidx[p[s_u[k]]][p[s_v[k]]]];
                 sp[k] = (unsigned char)img;
                 if (img != k) ident = 0;
             }
@@ -446,12 +502,10 @@ static void handle_colouring(void)
         }
     }
 
-    if (smiles_out) {
-        memcpy(sbuf, seg_p[0], (size_t)seg_l[0]);
-        bond_smiles(0, seg_l[0], r);
-    } else {
-        bond_count(0, r);
-    }
+    for (int j = 0; j < nhal; ++j) remh[j] = hcnt[j];
+    remh_tot = htot;
+    memcpy(sbuf, seg_p[0], (size_t)seg_l[0]);
+    slot_rec(0, seg_l[0], r);
 }
 
 static void colrec(int v)
@@ -665,6 +719,9 @@ static void parse_formula(const char *f)
 int main(int argc, char **argv)
 {
     clock_t t0 = clock();
+    /* launched via Python's os.execv SIGPIPE may be ignored: restore the default
+     * so that `cloudsurge-surge -S X | head` ends quietly, as Surge does */
+    signal(SIGPIPE, SIG_DFL);
     const char *formula = NULL, *outname = NULL;
     long res = 0, mod = 1;
     int count_only = 0, no_triple = 0;
@@ -723,11 +780,7 @@ int main(int argc, char **argv)
     if (count_only) smiles_out = 0;
 
     long V = 0;
-    int maxval = 0;
-    for (int t = 0; t < nt; ++t) {
-        V += (long)tval[t] * tcnt[t];
-        if (tval[t] > maxval) maxval = tval[t];
-    }
+    for (int t = 0; t < nt; ++t) V += (long)tval[t] * tcnt[t];
     if ((V - nH) % 2 != 0)
         die("impossible hydrogen count in '%s': valence sum minus H is odd", formula);
     int n = natoms;
@@ -735,6 +788,37 @@ int main(int argc, char **argv)
     nB = possible ? (int)((V - nH) / 2) : 0;
     if (possible && n >= 2 && (nB + 2) / 3 > n * (n - 1) / 2)
         die("no structure possible for '%s': too many bonds for %d atoms", formula, n);
+
+    /* split off the monovalent atoms when a skeleton atom exists */
+    int nmono = 0;
+    for (int t = 0; t < nt; ++t)
+        if (tval[t] == 1) nmono += tcnt[t];
+    if (nmono > 0 && nmono < n) {
+        int keep = 0;
+        for (int t = 0; t < nt; ++t) {
+            if (tval[t] == 1) {
+                hsym[nhal] = tsym[t];
+                hslen[nhal] = tslen[t];
+                hcnt[nhal] = tcnt[t];
+                hcode[nhal] = 1 << (3 * nhal);
+                ++nhal;
+            } else {
+                tsym[keep] = tsym[t];
+                tslen[keep] = tslen[t];
+                tval[keep] = tval[t];
+                tcnt[keep] = tcnt[t];
+                ++keep;
+            }
+        }
+        nt = keep;
+        htot = nmono;
+        n -= nmono;
+        nB -= nmono;
+        if (nB < 0) possible = 0;
+    }
+    int maxval = 0;
+    for (int t = 0; t < nt; ++t)
+        if (tval[t] > maxval) maxval = tval[t];
 
     maxx = no_triple ? 1 : 2;
     for (int k = 0; k < 6; ++k) {

@@ -1,0 +1,112 @@
+"""Structures per second of the built-in engine (and optionally another Surge binary).
+
+Runs `ENGINE -S FORMULA > /dev/null` pinned to one core, best of --repeat runs, for
+C8H11NO (2,123,287 structures) and C10H16O (452,458). Peak memory is the child's
+ru_maxrss (the figure getrusage(RUSAGE_CHILDREN) reports), taken per run. Linux carries
+the RSS high-water mark of a forked Python (~10 MiB) across exec into the child's
+ru_maxrss, so when GNU time (/usr/bin/time, Debian package `time`) exists the engine is
+started through it: its small process forks the engine, whose ru_maxrss it prints.
+Otherwise os.wait4 is used and the figure includes that Python baseline.
+
+    python benchmarks/engine.py [--surge /path/to/surge] [--repeat 3]
+
+Writes benchmarks/out/engine.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from cloudsurge_dask.engine import engine_path
+
+FORMULAE = {"C8H11NO": 2123287, "C10H16O": 452458}
+OUT = Path(__file__).resolve().parent / "out" / "engine.csv"
+Z_LINE = re.compile(r">Z \w+ \d+ -> \d+ -> (\d+) in")
+GNU_TIME = Path("/usr/bin/time")
+
+
+def _pin_one_core() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[-1]})
+
+
+def run_once(binary: str, formula: str) -> tuple[float, int, int]:
+    """One run: (wall seconds, structures from the >Z line or -1, peak RSS KiB)."""
+    with open(os.devnull, "wb") as sink, tempfile.NamedTemporaryFile("r") as rss_file:
+        argv = [binary, "-S", formula]
+        if GNU_TIME.is_file():
+            argv = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *argv]
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            preexec_fn=_pin_one_core,
+        )
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak = int(usage.ru_maxrss)
+        if GNU_TIME.is_file():
+            text = rss_file.read().strip()
+            peak = int(text.splitlines()[-1]) if text else -1
+    match = Z_LINE.search(err)
+    count = int(match.group(1)) if match and proc.returncode == 0 else -1
+    return seconds, count, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--surge", help="another Surge-compatible binary to run side by side")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per formula (best is kept)")
+    parser.add_argument("--out", type=Path, default=OUT, help="CSV output path")
+    args = parser.parse_args()
+
+    engines = {"cloudsurge-surge": str(engine_path())}
+    if args.surge:
+        engines["surge"] = args.surge
+    rows = []
+    for name, binary in engines.items():
+        for formula, expected in FORMULAE.items():
+            runs = [run_once(binary, formula) for _ in range(max(1, args.repeat))]
+            seconds = min(r[0] for r in runs)
+            count = runs[0][1]
+            rss = max(r[2] for r in runs)
+            rate = count / seconds if seconds > 0 and count > 0 else 0.0
+            rows.append(
+                {
+                    "engine": name,
+                    "binary": binary,
+                    "formula": formula,
+                    "structures": count,
+                    "expected": expected,
+                    "count_ok": count == expected,
+                    "seconds": f"{seconds:.4f}",
+                    "structures_per_s": f"{rate:.0f}",
+                    "peak_rss_kib": rss,
+                }
+            )
+            print(
+                f"{name:18s} {formula:8s} {count:>9d} structures  {seconds:7.3f} s  "
+                f"{rate / 1e6:6.2f} M/s  peak RSS {rss / 1024:6.1f} MiB"
+                + ("" if count == expected else f"  (expected {expected})")
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Build hook: compile the cloudsurge-surge C engine during the package build.
+
+The engine (cloudsurge_dask/engine/*.c) is linked with nauty's geng.c, which is
+compiled from the Debian package source at /usr/share/nauty/geng.c, and with the
+static nauty library built for WORDSIZE=32, MAXN=WORDSIZE (libnautyW1).  The
+binary lands in <build_lib>/cloudsurge_dask/bin/ so wheels ship it, or in the
+source tree's cloudsurge_dask/bin/ for editable installs.
+
+Build requirements (Debian/Ubuntu): a C compiler plus `apt-get install nauty
+libnauty2-dev`.  Overrides: CC, CLOUDSURGE_GENG_C (path of geng.c),
+CLOUDSURGE_CFLAGS (extra compiler flags).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
+
+HERE = Path(__file__).resolve().parent
+ENGINE_SRC = HERE / "cloudsurge_dask" / "engine"
+BINARY = "cloudsurge-surge"
+APT_HINT = "install the Debian packages: apt-get install nauty libnauty2-dev"
+
+
+def _find_geng() -> Path:
+    """Locate geng.c (shipped by the Debian package libnauty2-dev)."""
+    cand = os.environ.get("CLOUDSURGE_GENG_C", "/usr/share/nauty/geng.c")
+    path = Path(cand)
+    if not path.is_file():
+        raise SystemExit(f"error: nauty's geng.c not found at {path}; {APT_HINT}")
+    return path
+
+
+def _nauty_includes() -> list[str]:
+    """Include flags for gtools.h (nauty/) and nauty.h (multiarch nauty/)."""
+    dirs: list[str] = []
+    if shutil.which("pkg-config"):
+        res = subprocess.run(
+            ["pkg-config", "--cflags", "nauty"], capture_output=True, text=True, check=False
+        )
+        if res.returncode == 0:
+            dirs += [f for f in shlex.split(res.stdout) if f.startswith("-I")]
+    for pattern in ("/usr/include/nauty", "/usr/include/*/nauty", "/usr/local/include/nauty"):
+        dirs += [f"-I{d}" for d in sorted(glob.glob(pattern))]
+    found = any(Path(d[2:], "nauty.h").is_file() for d in dirs)
+    if not found:
+        raise SystemExit(f"error: nauty.h not found; {APT_HINT}")
+    return list(dict.fromkeys(dirs))
+
+
+def _nauty_lib() -> list[str]:
+    """Prefer the static WORDSIZE=32 library so the binary needs no nauty at run time."""
+    for pattern in (
+        "/usr/lib/*/libnautyW1.a",
+        "/usr/lib/libnautyW1.a",
+        "/usr/local/lib/libnautyW1.a",
+    ):
+        hits = sorted(glob.glob(pattern))
+        if hits:
+            return [hits[0]]
+    return ["-lnautyW1"]
+
+
+def compile_engine(dest_dir: Path) -> Path:
+    """Compile the engine executable into dest_dir and return its path."""
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    sources = sorted(str(p) for p in ENGINE_SRC.glob("*.c"))
+    if not sources:
+        raise SystemExit(f"error: no engine sources in {ENGINE_SRC}")
+    defines = [
+        "-DWORDSIZE=32",
+        "-DMAXN=WORDSIZE",
+        "-DGENG_MAIN=geng_main",
+        "-DOUTPROC=cs_outproc",
+        "-DPRUNE=cs_prune",
+    ]
+    extra = shlex.split(os.environ.get("CLOUDSURGE_CFLAGS", ""))
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / BINARY
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / BINARY
+        cmd = [
+            *cc,
+            "-O3",
+            "-std=gnu11",
+            *defines,
+            *_nauty_includes(),
+            f"-I{ENGINE_SRC}",
+            *extra,
+            "-o",
+            str(out),
+            *sources,
+            str(_find_geng()),
+            *_nauty_lib(),
+            "-lpthread",
+        ]
+        print("compiling engine:", " ".join(shlex.quote(c) for c in cmd))
+        try:
+            subprocess.run(cmd, check=True)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"error: C compiler {cc[0]!r} not found ({exc}); {APT_HINT}") from exc
+        except subprocess.CalledProcessError as exc:
+            raise SystemExit(
+                f"error: compiling the cloudsurge-surge engine failed ({exc}); "
+                f"needs a C compiler and {APT_HINT}"
+            ) from exc
+        shutil.copyfile(out, target)
+    target.chmod(0o755)
+    return target
+
+
+class BuildPyWithEngine(build_py):
+    """build_py that also compiles the C engine into the package's bin/ directory."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            compile_engine(HERE / "cloudsurge_dask" / "bin")
+        else:
+            compile_engine(Path(self.build_lib) / "cloudsurge_dask" / "bin")
+
+
+class BinaryDistribution(Distribution):
+    """Mark wheels platform-specific: they contain a native executable."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+setup(cmdclass={"build_py": BuildPyWithEngine}, distclass=BinaryDistribution)

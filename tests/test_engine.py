@@ -1,0 +1,324 @@
+"""The built-in structure generator (cloudsurge-surge) against upstream Surge's figures.
+
+Runs the binary of the *installed* package (engine_path()) directly, argv lists only.
+Reference data: ../shared/reference (README there): counts per formula/options as
+Surge 2.0 reported them, and complete canonicalised SMILES sets for a few formulae.
+The whole count table is in test_engine_full.py (marker `full`).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cloudsurge_dask.engine import engine_path
+
+REFERENCE = Path(
+    os.environ.get(
+        "CLOUDSURGE_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"
+    )
+)
+Z_LINE = re.compile(r"^>Z (wrote|generated) (\d+) -> (\d+) -> (\d+) in \d+\.\d\d sec$")
+SMILES_SETS = sorted((REFERENCE / "surge_smiles").glob("*.smi.gz"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the engine with an argv list (never a shell)."""
+    return subprocess.run(
+        [str(engine_path()), *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def summary(proc: subprocess.CompletedProcess[str]) -> tuple[str, int, int, int]:
+    """Parse the final '>Z' line: (verb, graphs, colourings, structures)."""
+    lines = proc.stderr.strip().splitlines()
+    assert lines, f"no stderr: rc={proc.returncode}"
+    m = Z_LINE.match(lines[-1])
+    assert m, f"bad summary line: {lines[-1]!r}"
+    return m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+
+
+def reference_rows() -> list[dict[str, str]]:
+    with open(REFERENCE / "surge_counts_le7.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_row(row: dict[str, str]) -> str | None:
+    """Run one table row; return a mismatch description or None."""
+    proc = run("-u", *row["options"].split(), row["formula"])
+    if row["count"] == "error":
+        if proc.returncode != 0 and proc.stderr.startswith(">E "):
+            return None
+        return f"{row}: expected an >E error, got rc={proc.returncode} {proc.stderr!r}"
+    try:
+        _, _, _, count = summary(proc)
+    except AssertionError as exc:
+        return f"{row}: {exc}"
+    if proc.returncode != 0 or count != int(row["count"]):
+        return f"{row}: got {count} (rc={proc.returncode})"
+    return None
+
+
+def check_rows(rows: list[dict[str, str]]) -> list[str]:
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return [bad for bad in pool.map(check_row, rows) if bad is not None]
+
+
+def element_counts(formula: str) -> Counter[str]:
+    """Element -> count for formulae such as C8H11NO (H included)."""
+    counts: Counter[str] = Counter()
+    for sym, num in re.findall(r"([A-Z][a-z]?)(\d*)", formula):
+        counts[sym] += int(num) if num else 1
+    return +counts
+
+
+@functools.cache
+def canonical(smiles: str) -> str:
+    """Canonical form exactly as the reference README prescribes."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    assert mol is not None, smiles
+    mol.UpdatePropertyCache(strict=False)
+    Chem.FastFindRings(mol)
+    return str(Chem.MolToSmiles(mol, canonical=True))
+
+
+def smiles_lines(*args: str) -> list[str]:
+    proc = run("-S", *args)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert summary(proc)[3] == len(lines)
+    return lines
+
+
+# ---------------------------------------------------------------- counts
+
+
+def test_engine_binary_installed() -> None:
+    path = engine_path()
+    assert path.is_file()
+    assert os.access(path, os.X_OK)
+
+
+def test_reference_subset_counts() -> None:
+    """Options rows, the error row, B/P, zero-count rows, and every 7th other formula."""
+    rows = reference_rows()
+    assert len(rows) == 9937
+    subset = [
+        row
+        for i, row in enumerate(rows)
+        if row["options"]
+        or row["count"] in ("error", "0")
+        or re.search(r"B(?!r)|P", row["formula"])
+        or i % 7 == 0
+    ]
+    assert any(r["count"] == "error" for r in subset)
+    assert len({r["options"] for r in subset}) == 5
+    bad = check_rows(subset)
+    assert not bad, "\n".join(bad[:20])
+
+
+@pytest.mark.parametrize(
+    ("formula", "count"),
+    [
+        ("C8H11NO", 2123287),
+        ("C10H16O", 452458),
+        ("C12H26", 355),
+        # many monovalent atoms: perfluoroalkanes have as many isomers as the alkanes
+        ("C5F12", 3),
+        ("C8F18", 18),
+        ("C10F22", 75),
+        ("C2HBrClF3", 4),
+    ],
+)
+def test_larger_counts(formula: str, count: int) -> None:
+    proc = run("-u", formula)
+    assert proc.returncode == 0
+    assert summary(proc)[0] == "generated"
+    assert summary(proc)[3] == count
+
+
+def test_c2_is_an_error() -> None:
+    proc = run("-u", "C2")
+    assert proc.returncode != 0
+    assert proc.stderr.startswith(">E ")
+
+
+@pytest.mark.parametrize("formula", ["C", "CH2", "NBr", "CH6", "CH40", "C2H8"])
+def test_impossible_formulae_give_zero(formula: str) -> None:
+    proc = run("-S", formula)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert summary(proc)[3] == 0
+
+
+# ---------------------------------------------------------------- SMILES
+
+
+@pytest.mark.parametrize("path", SMILES_SETS, ids=[p.name[:-7] for p in SMILES_SETS])
+def test_smiles_set_equals_reference(path: Path) -> None:
+    formula = path.name[: -len(".smi.gz")]
+    with gzip.open(path, "rt") as handle:
+        reference = [line for line in handle.read().splitlines() if line]
+    lines = smiles_lines(formula)
+    got = sorted(canonical(s) for s in lines)
+    assert len(got) == len(set(got)), "duplicate structures"
+    assert got == sorted(reference)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [p.name[: -len(".smi.gz")] for p in SMILES_SETS]
+    + ["C2H3BrClNOS", "CH3FIOP", "C5H6BrN", "C2H3Cl3"],
+)
+def test_smiles_sanitise_and_match_formula(formula: str) -> None:
+    from rdkit import Chem
+    from rdkit.Chem import rdMolDescriptors
+
+    want = element_counts(formula)
+    lines = smiles_lines(formula)
+    assert lines
+    seen: dict[str, Counter[str]] = {}
+    for smi in lines:
+        mol = Chem.MolFromSmiles(smi)
+        assert mol is not None, smi
+        hill = rdMolDescriptors.CalcMolFormula(mol)
+        if hill not in seen:
+            seen[hill] = element_counts(hill)
+        assert seen[hill] == want, (smi, hill)
+
+
+@pytest.mark.parametrize("options", [["-T"], ["-t0", "-f0"], ["-P"], ["-T", "-t0", "-f0", "-P"]])
+def test_filtered_smiles_are_subsets(options: list[str]) -> None:
+    full = {canonical(s) for s in smiles_lines("C6H6")}
+    part = [canonical(s) for s in smiles_lines(*options, "C6H6")]
+    assert len(part) == len(set(part))
+    assert set(part) <= full
+
+
+def test_general_cycle_limits() -> None:
+    counts = [summary(run("-u", f"-t{k}", "C7H8"))[3] for k in range(6)]
+    assert counts == sorted(counts)
+    assert counts[0] == summary(run("-u", "-t0", "C7H8"))[3]
+    assert counts[-1] <= summary(run("-u", "C7H8"))[3]
+    assert (
+        summary(run("-u", "-t1", "-f1", "C6H6"))[3] >= summary(run("-u", "-t0", "-f0", "C6H6"))[3]
+    )
+
+
+# ---------------------------------------------------------------- -m res/mod
+
+
+@pytest.mark.parametrize("formula", ["C7H8", "C4H4N2O2", "C3H6O", "C6H3BrF2"])
+def test_res_mod_parts_partition_the_output(formula: str) -> None:
+    whole = [canonical(s) for s in smiles_lines(formula)]
+    for mod in range(2, 17):
+        union: list[str] = []
+        for res in range(mod):
+            arg = f"-m{res}/{mod}" if res % 2 else f"{res}/{mod}"
+            args = [arg, formula] if res % 2 else ["-m", arg, formula]
+            union += [canonical(s) for s in smiles_lines(*args)]
+        assert len(union) == len(set(union)), f"parts of {mod} overlap"
+        assert sorted(union) == sorted(whole), f"union of {mod} parts differs"
+
+
+def test_res_mod_counts_add_up() -> None:
+    for mod in (2, 5, 16):
+        total = sum(summary(run("-u", "-m", f"{r}/{mod}", "C8H11NO"))[3] for r in range(mod))
+        assert total == 2123287
+
+
+# ---------------------------------------------------------------- output and errors
+
+
+def test_summary_line_matches_lines_written(tmp_path: Path) -> None:
+    for formula in ("C6H6", "C5H5N", "CH4", "C"):
+        proc = run("-S", formula)
+        verb, _, _, count = summary(proc)
+        assert verb == "wrote"
+        assert count == len(proc.stdout.splitlines())
+        out = tmp_path / f"{formula}.smi"
+        proc2 = run("-S", f"-o{out}", formula)
+        assert proc2.stdout == ""
+        assert out.read_text() == proc.stdout
+        assert summary(proc2)[3] == count
+
+
+def test_without_s_nothing_is_written() -> None:
+    proc = run("C6H6")
+    assert proc.stdout == ""
+    assert summary(proc)[3] == 217
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-u", "Xx"],
+        ["-S", "C6Xx2"],
+        ["-u", "C-1"],
+        ["-u", "-oX"],
+        ["-oX"],
+        ["-u", "C200"],
+        ["-u", "C20H42N13"],
+        ["-u", ""],
+        ["-u"],
+        [],
+        ["-u", "-Q", "C6H6"],
+        ["--bogus", "C6H6"],
+        ["-", "C6H6"],
+        ["-u", "C7H7"],
+        ["-u", "C6H6", "C6H6"],
+        ["-u", "c6h6"],
+        ["-u", "H2"],
+        ["-u", "-m", "C6H6"],
+        ["-u", "-m3/2", "C6H6"],
+        ["-u", "-mx/y", "C6H6"],
+        ["-u", "-t", "C6H6"],
+        ["-u", "-o", "C6H6"],
+    ],
+)
+def test_bad_input_is_an_error(args: list[str]) -> None:
+    proc = run(*args)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(">E "), proc.stderr
+
+
+def test_help() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    assert "-S" in proc.stdout and "-u" in proc.stdout
+
+
+def test_console_entry_point_execs_engine(tmp_path: Path) -> None:
+    # cwd=tmp_path so that "-c" imports the installed package, not a source checkout
+    code = "from cloudsurge_dask.engine import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "-S", "C3H6O"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 9
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "Xx"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert bad.returncode != 0 and bad.stderr.startswith(">E ")
