@@ -49,7 +49,6 @@ import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
 STATE_ENV = "CLOUDSURGE_FAULTS_STATE"
-FALLBACK_ENGINE = "/tmp/cs/cs"
 PROTOCOL = "faulty"
 SMALL = ["CH4", "C2H6", "C3H8", "C2H6O", "C3H6O", "C4H10", "C2H4O2", "C3H9N"]
 
@@ -97,18 +96,10 @@ def reset(state: Path) -> None:
 
 @functools.cache
 def engine() -> str:
-    """The built-in engine if installed, else a private copy of the working build."""
-    with contextlib.suppress(ImportError, FileNotFoundError):
-        from cloudsurge_dask.engine import engine_path
+    """The built-in engine of the installed package."""
+    from cloudsurge_dask.engine import engine_path
 
-        return str(engine_path())
-    if not Path(FALLBACK_ENGINE).is_file():
-        import pytest
-
-        pytest.skip(f"no generator: cloudsurge_dask.engine missing and no {FALLBACK_ENGINE}")
-    copy = Path(tempfile.mkdtemp(prefix="faults-engine-")) / "cs"
-    shutil.copy2(FALLBACK_ENGINE, copy)
-    return str(copy)
+    return str(engine_path())
 
 
 @functools.cache

@@ -28,7 +28,7 @@ def _binary() -> Path:
         / "fake-gcs-server-linux-amd64"
     )
     if not binary.exists():
-        pytest.skip(f"fake-gcs-server binary not found at {binary}")
+        pytest.fail(f"fake-gcs-server binary not found at {binary}")
     return binary
 
 

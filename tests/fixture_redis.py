@@ -20,7 +20,7 @@ __all__ = ["RedisServer", "job_id", "redis_client", "redis_server", "redis_url"]
 
 def _require_redis() -> None:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server not on PATH (apt-get install -y redis-server)")
+        pytest.fail("redis-server not on PATH (apt-get install -y redis-server)")
 
 
 @pytest.fixture(scope="session")

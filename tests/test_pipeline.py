@@ -47,17 +47,17 @@ def test_run_local_matches_reference_and_verifies(tmp_path: Path) -> None:
     outcome = run_job(settings, formulae, quiet=True)
     frame = outcome.records
     assert len(frame) == len(formulae)
-    assert frame["task"].is_unique
+    assert frame["formula"].is_unique
     assert (frame["status"] == OK).all(), frame[frame["status"] != OK]
     table = hill_counts()
-    for task, structures in zip(frame["task"], frame["structures"], strict=True):
-        assert structures == table[task], task
+    for formula, structures in zip(frame["formula"], frame["structures"], strict=True):
+        assert structures == table[formula], formula
     assert set(frame["worker"]) and frame["finished"].ge(frame["started"]).all()
     assert str(frame["started"].dtype).startswith("datetime64") and "UTC" in str(
         frame["started"].dtype
     )
     saved = pd.read_parquet(Path(outcome.output) / "records.parquet")
-    assert sorted(saved["task"]) == sorted(frame["task"])
+    assert sorted(saved["formula"]) == sorted(frame["formula"])
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems
     assert report.structures == sum(table[f.hill] for f in formulae)
@@ -113,7 +113,7 @@ def test_sigkill_worker_mid_formula_loses_nothing(tmp_path: Path) -> None:
     thread.join()
     assert killed, "no worker was killed"
     frame = outcome.records
-    assert sorted(frame["task"]) == sorted(f.hill for f in formulae)
+    assert sorted(frame["formula"]) == sorted(f.hill for f in formulae)
     assert (frame["status"] == OK).all(), frame[frame["status"] != OK]
     assert frame["attempts"].max() >= 2
     report = verify_output(settings, outcome.job)
@@ -213,3 +213,26 @@ def test_cli_bad_settings_are_one_clear_line(tmp_path: Path, args: list[str], me
     assert "Traceback" not in done.stderr
     assert message.lower() in done.stderr.lower()
     assert "pw" not in done.stderr
+
+
+def test_split_slices_and_shards_add_up(tmp_path: Path) -> None:
+    table = hill_counts()
+    names = ["C7H8", "C6H6", "C5H5N", "C2", "CH4", "C2H6O", "C3H6O", "BrH", "C2H2Cl2"]
+    formulae = [parse_formula(f) for f in names]
+    settings = settings_for(tmp_path, split_structures=300, shard_structures=400, part_size=100)
+    outcome = run_job(settings, formulae, quiet=True)
+    frame = outcome.records
+    split = frame[frame["task"].str.contains("~", regex=False)]
+    assert not split.empty, "no formula was split"
+    shards = frame[frame["task"].str.contains("+", regex=False)]
+    assert not shards.empty, "no shard was made"
+    for formula, group in frame.groupby("formula"):
+        if formula == "C2":
+            assert list(group["status"]) == ["rejected"]
+            assert "no structure" in str(group["error"].iloc[0])
+            continue
+        assert (group["status"] == OK).all()
+        assert int(group["structures"].sum()) == table[str(formula)], formula
+    report = verify_output(settings, outcome.job)
+    assert report.ok, report.problems
+    assert report.structures == sum(table[n] for n in names if n != "C2")

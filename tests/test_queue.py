@@ -134,7 +134,7 @@ def test_complete_twice_counts_once(redis_client: redis.Redis, job_id: str) -> N
     assert queue.complete(lease, _record(queue, lease, structures=11))
     assert not queue.complete(lease, _record(queue, lease, structures=11))
     assert queue.progress() == Progress(1, 1, 0, 11, 0, 0)
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="do not match"):
         queue.complete(lease, _record(queue, Lease(Task("C2H6"), lease.entry_id, 1)))
 
 
