@@ -278,7 +278,7 @@ def test_without_s_nothing_is_written() -> None:
         ["--bogus", "C6H6"],
         ["-", "C6H6"],
         ["-u", "C7H7"],
-        ["-u", "C6H6", "C6H6"],
+        ["-u", "C6H6", "Xx"],
         ["-u", "c6h6"],
         ["-u", "H2"],
         ["-u", "-m", "C6H6"],
@@ -322,3 +322,125 @@ def test_console_entry_point_execs_engine(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert bad.returncode != 0 and bad.stderr.startswith(">E ")
+
+
+# ---------------------------------------------------------------- batch mode (several formulae)
+
+Z_BATCH = re.compile(r"^>Z (wrote|generated) (\d+) -> (\d+) -> (\d+) in \d+\.\d+ sec$")
+
+
+def batch_summaries(proc: subprocess.CompletedProcess[str]) -> list[int]:
+    """Structure counts of all '>Z' lines, in order (stderr holds nothing else)."""
+    counts = []
+    for line in proc.stderr.splitlines():
+        m = Z_BATCH.match(line)
+        assert m, f"unexpected stderr line {line!r}"
+        counts.append(int(m.group(4)))
+    return counts
+
+
+def singles_stdout(args: list[str], formulae: list[str]) -> str:
+    """Concatenated stdout of one process per formula."""
+
+    def one(formula: str) -> str:
+        proc = run(*args, formula)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return "".join(pool.map(one, formulae))
+
+
+def batch_sample() -> dict[str, list[tuple[str, int]]]:
+    """options -> [(formula, reference count)]: every options row, and for no options
+    every 20th formula plus all B/P formulae, with zero-count formulae and a duplicate
+    spliced into the middle."""
+    by_opt: dict[str, list[tuple[str, int]]] = {}
+    for i, row in enumerate(reference_rows()):
+        if row["count"] == "error":
+            continue
+        if row["options"] or i % 20 == 0 or re.search(r"B(?!r)|P", row["formula"]):
+            by_opt.setdefault(row["options"], []).append((row["formula"], int(row["count"])))
+    for rows in by_opt.values():
+        mid = len(rows) // 2
+        rows[mid:mid] = [("CH2", 0), ("C", 0), rows[0], ("NBr", 0), ("CH6", 0)]
+    return by_opt
+
+
+def test_batch_sample_is_representative() -> None:
+    sample = batch_sample()
+    assert len(sample) == 5
+    formulae = [f for rows in sample.values() for f, _ in rows]
+    assert any(re.search("Cl|Br|I|F", f) for f in formulae)
+    assert any(re.search(r"B(?!r)|P", f) for f in formulae)
+    assert len(sample[""]) > 450
+
+
+@pytest.mark.parametrize("mode", ["-S", "-u"])
+@pytest.mark.parametrize("options", ["", "-T", "-t0 -f0", "-P", "-T -t0 -f0 -P"])
+def test_batch_equals_reference_and_single_runs(options: str, mode: str) -> None:
+    rows = batch_sample()[options]
+    formulae = [f for f, _ in rows]
+    args = [mode, *options.split()]
+    proc = run(*args, *formulae)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert batch_summaries(proc) == [count for _, count in rows]
+    verb = "wrote" if mode == "-S" else "generated"
+    assert all(line.startswith(f">Z {verb} ") for line in proc.stderr.splitlines())
+    if mode == "-S":
+        assert proc.stdout == singles_stdout(args, formulae)
+        assert len(proc.stdout.splitlines()) == sum(c for _, c in rows)
+    else:
+        assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("part", [["-m", "1/3"], ["-m0/4"], ["-T", "-m", "6/7"]])
+def test_batch_res_mod_applies_to_each_formula(part: list[str]) -> None:
+    formulae = ["C7H8", "C3H6O", "C6H3BrF2", "CH2", "C8H18", "C4H4N2O2", "C7H8", "C14H30"]
+    args = ["-S", *part]
+    proc = run(*args, *formulae)
+    assert proc.returncode == 0, proc.stderr
+    counts = batch_summaries(proc)
+    assert len(counts) == len(formulae)
+    assert proc.stdout == singles_stdout(args, formulae)
+    for formula, count in zip(formulae, counts, strict=True):
+        assert count == summary(run(*args, formula))[3]
+
+
+def test_batch_duplicates_are_generated_again(tmp_path: Path) -> None:
+    one = run("-S", "C3H6O")
+    proc = run("-S", "C3H6O", "C3H6O", "C3H6O")
+    assert proc.returncode == 0
+    assert proc.stdout == one.stdout * 3
+    assert batch_summaries(proc) == [9, 9, 9]
+    out = tmp_path / "batch.smi"
+    proc2 = run("-S", f"-o{out}", "C3H6O", "CH4", "C3H6O")
+    assert proc2.returncode == 0 and proc2.stdout == ""
+    assert out.read_text() == one.stdout + "C\n" + one.stdout
+    assert batch_summaries(proc2) == [9, 1, 9]
+
+
+def test_batch_time_has_more_decimals_single_keeps_two() -> None:
+    assert re.search(r" in \d+\.\d{6} sec$", run("-u", "C6H6", "C6H6").stderr.splitlines()[0])
+    assert re.search(r" in \d+\.\d\d sec$", run("-u", "C6H6").stderr.strip())
+
+
+@pytest.mark.parametrize("bad", ["Xx", "C2", "C7H7", "C200", "", "c6h6", "H2", "C6Xx2", "C-1"])
+@pytest.mark.parametrize("where", [0, 3, 6])
+def test_batch_bad_formula_anywhere_is_one_error(bad: str, where: int, tmp_path: Path) -> None:
+    formulae = ["C6H6", "C2H6O", "CH2", "C3H8", "C5H5N", "C2H3Cl"]
+    formulae.insert(where, bad)
+    for mode in (["-S"], ["-u"], ["-S", f"-o{tmp_path / 'x.smi'}"]):
+        proc = run(*mode, *formulae)
+        assert proc.returncode == 1
+        assert proc.stdout == ""
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert lines[0].startswith(f">E formula {where + 1} of {len(formulae)} ('{bad}'): ")
+    assert not (tmp_path / "x.smi").exists()
+
+
+def test_batch_only_first_bad_formula_is_named() -> None:
+    proc = run("-S", "C6H6", "Xx", "C2", "CH4")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(">E formula 2 of 4 ('Xx'): unknown element Xx")

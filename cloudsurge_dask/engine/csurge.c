@@ -624,7 +624,7 @@ void cs_outproc(FILE *f, graph *g, int n)
 static void usage(void)
 {
     printf(
-        "Usage: cloudsurge-surge [-S|-u] [-T] [-t#] [-f#] [-P] [-m res/mod] [-oFILE] FORMULA\n"
+        "Usage: cloudsurge-surge [-S|-u] [-T] [-t#] [-f#] [-P] [-m res/mod] [-oFILE] FORMULA...\n"
         "\n"
         "Generate all connected molecular graphs (constitutional isomers) of FORMULA,\n"
         "e.g. C8H11NO. Elements C4 N3 O2 S2 P3 B3 F1 Cl1 Br1 I1 (lowest valences), H\n"
@@ -643,7 +643,18 @@ static void usage(void)
         "\n"
         "stderr ends with '>Z wrote A -> B -> C in T sec' (\"generated\" with -u):\n"
         "A simple graphs, B element assignments, C structures. Errors are reported\n"
-        "as one line starting '>E ' with exit status 1.\n");
+        "as one line starting '>E ' with exit status 1.\n"
+        "\n"
+        "Batch mode: several FORMULAs (e.g. -S C2H6O C3H8 CH2O) are generated one after\n"
+        "the other in this one process; all options apply to each of them (-m res/mod\n"
+        "too: part res of mod of every formula). All formulae are checked before\n"
+        "anything is generated or written: if one is invalid, a single '>E formula\n"
+        "K of N ('F'): reason' line is printed, exit status 1, no output. Otherwise\n"
+        "the structures go to the one output (stdout or FILE) in formula order, with\n"
+        "no separators, and each formula gets its own '>Z ...' line on stderr, in\n"
+        "formula order, with its own counts and its own CPU time T, printed with six\n"
+        "decimals (two, as Surge does, when only one formula is given). Duplicate\n"
+        "formulae are generated again.\n");
 }
 
 static int parse_uint(const char *s, const char **end, long *val)
@@ -669,13 +680,25 @@ static void parse_mod(const char *s, long *res, long *mod)
     if (*res >= *mod) die("bad -m value '%s': need 0 <= res < mod", s);
 }
 
-static void parse_formula(const char *f)
+/* error message of the last failed setup_formula() */
+static char errbuf[512];
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_formula(const char *f)
 {
     long cnt[NELEM] = {0}, h = 0, heavy = 0;
     const char *p = f;
-    if (*p == '\0') die("empty formula");
+    if (*p == '\0') return fail("empty formula");
     while (*p) {
-        if (!isupper((unsigned char)*p)) die("malformed formula '%s'", f);
+        if (!isupper((unsigned char)*p)) return fail("malformed formula '%s'", f);
         char sym[3] = {p[0], 0, 0};
         int len = 1;
         if (islower((unsigned char)p[1])) {
@@ -686,23 +709,25 @@ static void parse_formula(const char *f)
         if (strcmp(sym, "H") == 0) el = -1;
         for (int i = 0; i < NELEM; ++i)
             if (strcmp(sym, ESYM[i]) == 0) el = i;
-        if (el == -2) die("unknown element %s in formula '%s'", sym, f);
+        if (el == -2) return fail("unknown element %s in formula '%s'", sym, f);
         p += len;
         long c = 1;
         if (isdigit((unsigned char)*p)) {
-            if (!parse_uint(p, &p, &c) || c > 100000) die("atom count too large in formula '%s'", f);
+            if (!parse_uint(p, &p, &c) || c > 100000)
+                return fail("atom count too large in formula '%s'", f);
         }
         if (el == -1) {
             h += c;
-            if (h > 1000000) die("too many hydrogens in formula '%s'", f);
+            if (h > 1000000) return fail("too many hydrogens in formula '%s'", f);
         } else {
             cnt[el] += c;
             heavy += c;
             if (heavy > 1000000) heavy = 1000000;
         }
     }
-    if (heavy == 0) die("formula '%s' has no heavy atoms", f);
-    if (heavy > CS_MAXN) die("too many heavy atoms in '%s' (%ld > %d)", f, heavy, CS_MAXN);
+    if (heavy == 0) return fail("formula '%s' has no heavy atoms", f);
+    if (heavy > CS_MAXN)
+        return fail("too many heavy atoms in '%s' (%ld > %d)", f, heavy, CS_MAXN);
     natoms = (int)heavy;
     nH = (int)h;
     nt = 0;
@@ -714,80 +739,36 @@ static void parse_formula(const char *f)
             tcnt[nt] = (int)cnt[i];
             ++nt;
         }
+    return 0;
 }
 
-int main(int argc, char **argv)
-{
-    clock_t t0 = clock();
-    /* launched via Python's os.execv SIGPIPE may be ignored: restore the default
-     * so that `cloudsurge-surge -S X | head` ends quietly, as Surge does */
-    signal(SIGPIPE, SIG_DFL);
-    const char *formula = NULL, *outname = NULL;
-    long res = 0, mod = 1;
-    int count_only = 0, no_triple = 0;
+/* geng parameters of one formula */
+struct gplan {
+    int possible; /* 0: no graph can work, nothing to run (count 0) */
+    int n, maxdeg, mine, maxe;
+};
 
-    for (int i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            if (formula) die("more than one formula given ('%s' and '%s')", formula, a);
-            formula = a;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            return 0;
-        }
-        if (strcmp(a, "--version") == 0) {
-            printf("%s\n", VERSION);
-            return 0;
-        }
-        if (a[1] == '\0' || a[1] == '-') die("unknown option '%s'", a);
-        const char *s = a + 1;
-        while (*s) {
-            char c = *s++;
-            long v;
-            switch (c) {
-            case 'S': smiles_out = 1; break;
-            case 'u': count_only = 1; break;
-            case 'T': no_triple = 1; break;
-            case 'P': want_planar = 1; break;
-            case 't':
-            case 'f':
-                if (!parse_uint(s, &s, &v) || v > 100000)
-                    die("option -%c needs a number (e.g. -%c0) in '%s'", c, c, a);
-                if (c == 't') lim_t = (int)v; else lim_f = (int)v;
-                break;
-            case 'm':
-                if (*s == '\0') {
-                    if (i + 1 >= argc) die("option -m needs res/mod");
-                    s = argv[++i];
-                }
-                parse_mod(s, &res, &mod);
-                s = "";
-                break;
-            case 'o':
-                if (*s == '\0') die("option -o needs a file name attached (-oFILE)");
-                outname = s;
-                s = "";
-                break;
-            default:
-                die("unknown option '-%c' in '%s'", c, a);
-            }
-        }
-    }
-    if (!formula) die("missing formula (try --help)");
-    parse_formula(formula);
-    if (count_only) smiles_out = 0;
+static int no_triple = 0;
+
+/* Parse formula f and set every per-formula global (element tables, halogen
+ * tables, bond totals, atoms_ge, maxx) from scratch, so that formulae can be
+ * processed one after the other in one process.  Returns 0, or -1 with the
+ * reason in errbuf. */
+static int setup_formula(const char *f, struct gplan *pl)
+{
+    nhal = 0;
+    htot = 0;
+    if (parse_formula(f) != 0) return -1;
 
     long V = 0;
     for (int t = 0; t < nt; ++t) V += (long)tval[t] * tcnt[t];
     if ((V - nH) % 2 != 0)
-        die("impossible hydrogen count in '%s': valence sum minus H is odd", formula);
+        return fail("impossible hydrogen count in '%s': valence sum minus H is odd", f);
     int n = natoms;
     int possible = V >= nH;
     nB = possible ? (int)((V - nH) / 2) : 0;
     if (possible && n >= 2 && (nB + 2) / 3 > n * (n - 1) / 2)
-        die("no structure possible for '%s': too many bonds for %d atoms", formula, n);
+        return fail("no structure possible for '%s': too many bonds for %d atoms", f, n);
 
     /* split off the monovalent atoms when a skeleton atom exists */
     int nmono = 0;
@@ -840,6 +821,120 @@ int main(int argc, char **argv)
     } else if (mine > maxe) {
         possible = 0;
     }
+    pl->possible = possible;
+    pl->n = n;
+    pl->maxdeg = maxdeg;
+    pl->mine = mine;
+    pl->maxe = maxe;
+    return 0;
+}
+
+/* Run geng (with the hooks above) for the formula last set up.  geng_main
+ * re-initialises all of geng's own state on every call (flags, counters,
+ * res/mod odometer and split level, level data, which it also frees), so it
+ * can be called once per formula. */
+static void run_geng(const struct gplan *pl, long res, long mod)
+{
+    char sD[16], sn[16], se[32], sm[48];
+    char *gargv[12];
+    int ga = 0;
+    gargv[ga++] = "geng";
+    gargv[ga++] = "-cq";
+    if (lim_t == 0) gargv[ga++] = "-t";
+    if (lim_f == 0) gargv[ga++] = "-f";
+    snprintf(sD, sizeof(sD), "-D%d", pl->maxdeg < 1 ? 1 : pl->maxdeg);
+    gargv[ga++] = sD;
+    snprintf(sn, sizeof(sn), "%d", pl->n);
+    gargv[ga++] = sn;
+    snprintf(se, sizeof(se), "%d:%d", pl->mine, pl->maxe);
+    gargv[ga++] = se;
+    if (mod > 1) {
+        snprintf(sm, sizeof(sm), "%ld/%ld", res, mod);
+        gargv[ga++] = sm;
+    }
+    gargv[ga] = NULL;
+    geng_main(ga, gargv);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
+int main(int argc, char **argv)
+{
+    /* launched via Python's os.execv SIGPIPE may be ignored: restore the default
+     * so that `cloudsurge-surge -S X | head` ends quietly, as Surge does */
+    signal(SIGPIPE, SIG_DFL);
+    const char *outname = NULL;
+    long res = 0, mod = 1;
+    int count_only = 0;
+    const char **formulas = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(*formulas));
+    int nf = 0;
+    if (!formulas) die("out of memory");
+
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            formulas[nf++] = a;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("%s\n", VERSION);
+            return 0;
+        }
+        if (a[1] == '\0' || a[1] == '-') die("unknown option '%s'", a);
+        const char *s = a + 1;
+        while (*s) {
+            char c = *s++;
+            long v;
+            switch (c) {
+            case 'S': smiles_out = 1; break;
+            case 'u': count_only = 1; break;
+            case 'T': no_triple = 1; break;
+            case 'P': want_planar = 1; break;
+            case 't':
+            case 'f':
+                if (!parse_uint(s, &s, &v) || v > 100000)
+                    die("option -%c needs a number (e.g. -%c0) in '%s'", c, c, a);
+                if (c == 't') lim_t = (int)v; else lim_f = (int)v;
+                break;
+            case 'm':
+                if (*s == '\0') {
+                    if (i + 1 >= argc) die("option -m needs res/mod");
+                    s = argv[++i];
+                }
+                parse_mod(s, &res, &mod);
+                s = "";
+                break;
+            case 'o':
+                if (*s == '\0') die("option -o needs a file name attached (-oFILE)");
+                outname = s;
+                s = "";
+                break;
+            default:
+                die("unknown option '-%c' in '%s'", c, a);
+            }
+        }
+    }
+    if (nf == 0) die("missing formula (try --help)");
+    if (count_only) smiles_out = 0;
+
+    /* validate every formula before anything is generated or written */
+    struct gplan plan;
+    for (int i = 0; i < nf; ++i) {
+        if (setup_formula(formulas[i], &plan) != 0) {
+            if (nf == 1) die("%s", errbuf);
+            die("formula %d of %d ('%s'): %s", i + 1, nf, formulas[i], errbuf);
+        }
+    }
 
     if (smiles_out) {
         if (outname) {
@@ -850,34 +945,26 @@ int main(int argc, char **argv)
         if (!outbuf) die("out of memory");
     }
 
-    if (possible) {
-        char sD[16], sn[16], se[32], sm[48];
-        char *gargv[12];
-        int ga = 0;
-        gargv[ga++] = "geng";
-        gargv[ga++] = "-cq";
-        if (lim_t == 0) gargv[ga++] = "-t";
-        if (lim_f == 0) gargv[ga++] = "-f";
-        snprintf(sD, sizeof(sD), "-D%d", maxdeg < 1 ? 1 : maxdeg);
-        gargv[ga++] = sD;
-        snprintf(sn, sizeof(sn), "%d", n);
-        gargv[ga++] = sn;
-        snprintf(se, sizeof(se), "%d:%d", mine, maxe);
-        gargv[ga++] = se;
-        if (mod > 1) {
-            snprintf(sm, sizeof(sm), "%ld/%ld", res, mod);
-            gargv[ga++] = sm;
-        }
-        gargv[ga] = NULL;
-        geng_main(ga, gargv);
+    const char *verb = smiles_out ? "wrote" : "generated";
+    const char *zfmt = nf == 1 ? ">Z %s %llu -> %llu -> %llu in %.2f sec\n"
+                               : ">Z %s %llu -> %llu -> %llu in %.6f sec\n";
+    /* the '>Z' lines are collected in a stdio buffer (one write per 64 KiB,
+     * not one per formula); exit() and die() flush it */
+    static char errsbuf[1 << 16];
+    setvbuf(stderr, errsbuf, _IOFBF, sizeof(errsbuf));
+    double t0 = cpu_seconds();
+    for (int i = 0; i < nf; ++i) {
+        if (setup_formula(formulas[i], &plan) != 0) die("%s", errbuf); /* validated above */
+        cntA = cntB = cntC = 0;
+        if (plan.possible) run_geng(&plan, res, mod);
+        double t1 = cpu_seconds(), secs = t1 - t0;
+        t0 = t1; /* one clock read per formula: its end is the next one's start */
+        fprintf(stderr, zfmt, verb, cntA, cntB, cntC, secs < 0 ? 0.0 : secs);
     }
 
     if (smiles_out) {
         flush_out();
         if (outname && close(outfd) != 0) die("error closing %s: %s", outname, strerror(errno));
     }
-    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
-    fprintf(stderr, ">Z %s %llu -> %llu -> %llu in %.2f sec\n",
-            smiles_out ? "wrote" : "generated", cntA, cntB, cntC, secs);
     return 0;
 }
