@@ -94,6 +94,11 @@ def reset(state: Path) -> None:
 # ------------------------------------------------------------------------------ the engine
 
 
+# Faults are injected per task; checks here map tasks to formulae one to one, so these jobs
+# neither shard nor split (tests/test_pipeline.py covers shards and slices).
+ONE_TASK_PER_FORMULA = {"CLOUDSURGE_SHARD_STRUCTURES": "0", "CLOUDSURGE_SPLIT_STRUCTURES": "0"}
+
+
 @functools.cache
 def engine() -> str:
     """The built-in engine of the installed package."""
@@ -563,7 +568,7 @@ def kill_trial(cluster: Any, workdir: Path, state: Path, seed: int, mode: str) -
             "batch_size": 2,
             "max_attempts": 3,
         },
-        env={},
+        env=ONE_TASK_PER_FORMULA,
     )
     kills: list[str] = []
     running = threading.Event()

@@ -24,6 +24,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 from faults import (
+    ONE_TASK_PER_FORMULA,
     PROTOCOL,
     SMALL,
     STATE_ENV,
@@ -90,7 +91,7 @@ def on_cluster(cluster: Any, tmp_path: Path, **values: Any) -> Settings:
         "part_size": 1000,
     }
     flags.update(values)
-    return Settings.build(flags, env={})
+    return Settings.build(flags, env=ONE_TASK_PER_FORMULA)
 
 
 def formulae(names: list[str]) -> list[Any]:
@@ -157,12 +158,6 @@ def test_generator_faults_are_recorded_retried_and_contained(
     assert sum(1 for line in log if "segv C4H8" in line) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generator.Generation kills only its direct child: a wrapper's grandchild keeps "
-    "stdout open, so generator_timeout does not stop the read (see report)",
-)
-@pytest.mark.timeout(30)
 def test_generator_timeout_also_stops_a_wrapper_grandchild(tmp_path: Path) -> None:
     exe = shell_wrapper(tmp_path, "slow", 'sleep 4\necho ">Z wrote 0 -> 0 -> 0 in 0.0 sec" >&2\n')
     started = time.monotonic()
@@ -221,7 +216,7 @@ def test_unwritable_output_fails_fast_before_queueing(
     blocker.write_text("not a folder\n")
     settings = Settings.build(
         {"output": str(blocker / "out"), "redis_url": private_redis.url, "surge": engine()},
-        env={},
+        env=ONE_TASK_PER_FORMULA,
     )
     started = time.monotonic()
     with pytest.raises(StorageError, match="not writable") as info:
@@ -238,7 +233,7 @@ def test_missing_gcs_bucket_fails_fast(
     settings = Settings.build(
         {"output": "gs://no-such-bucket-7f3a/out", "redis_url": private_redis.url,
          "surge": engine()},
-        env={},
+        env=ONE_TASK_PER_FORMULA,
     )  # fmt: skip
     started = time.monotonic()
     with pytest.raises(StorageError, match="not writable"):
@@ -284,7 +279,7 @@ def test_two_clients_resuming_one_job_finish_it_once(fresh: Path, tmp_path: Path
         settings = Settings.build(
             {"output": str(tmp_path / "out"), "surge": surge, "part_size": 1000,
              "redis_url": server.url, "lease_seconds": 2.0, "batch_size": 1},
-            env={},
+            env=ONE_TASK_PER_FORMULA,
         )  # fmt: skip
         job = new_job_id()
         enqueue(server.url, settings, formulae(names), job)
@@ -325,7 +320,7 @@ def finished_job(
     settings = Settings.build(
         {"scheduler": cluster.scheduler_address, "output": str(root / "out"),
          "surge": engine(), "part_size": 2000},
-        env={},
+        env=ONE_TASK_PER_FORMULA,
     )  # fmt: skip
     outcome = run_job(settings, formulae(["C3H4N2OS", "C4H10"]), quiet=True)
     assert (outcome.records["status"] == OK).all()
@@ -473,11 +468,6 @@ def test_hostile_cli_input_is_refused_before_anything_runs(
     assert not hostile.out.exists() or not any(p.is_file() for p in hostile.out.rglob("*"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--surge-options is validated in job.enqueue after check_writable, so a refused "
-    "option still creates OUTPUT/JOB/ (see report)",
-)
 def test_refused_surge_options_touch_no_storage(hostile: SimpleNamespace) -> None:
     result = _invoke(hostile, ["--surge-options", "-o/tmp/x"], b"CH4\n")
     _assert_refused(hostile, result, "-o/tmp/x")
@@ -536,7 +526,8 @@ def test_no_credential_in_logs_records_or_output(tmp_path: Path, fresh: Path) ->
     with own_redis(tmp_path / "redis") as server:
         password = server.url.split(":")[2].split("@")[0]
         assert len(password) >= 16
-        env = {**os.environ, "CLOUDSURGE_REDIS_URL": server.url, "CLOUDSURGE_WORKERS": "1",
+        env = {**os.environ, **ONE_TASK_PER_FORMULA, "CLOUDSURGE_REDIS_URL": server.url,
+               "CLOUDSURGE_WORKERS": "1",
                "CLOUDSURGE_MAX_ATTEMPTS": "2"}  # fmt: skip
         done = subprocess.run(
             [sys.executable, "-m", "cloudsurge_dask", "run", "--formulae", str(listing),

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from faults import (
+    ONE_TASK_PER_FORMULA,
     KILL_MODES,
     PROTOCOL,
     SMALL,
@@ -70,7 +71,7 @@ def _settings(cluster: Any, tmp_path: Path, **values: Any) -> Settings:
         "part_size": 1000,
     }
     flags.update(values)
-    return Settings.build(flags, env={})
+    return Settings.build(flags, env=ONE_TASK_PER_FORMULA)
 
 
 @pytest.mark.timeout(900)
