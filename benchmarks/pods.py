@@ -1,0 +1,99 @@
+"""Scaling with workers: the same workload on 1, 2, ... local Dask workers ("pods").
+
+The workload is every formula with 1..N heavy atoms (default 7: 9,660 formulae, 2,410,888
+structures), enumerated once by CDK into a formula file. For each engine and worker count:
+wall seconds of `run_job` (cluster and Redis start-up included), speedup and efficiency
+against 1 worker, the records' generator share of worker time (generator seconds over the
+summed busy span of each task), structures/s and compressed bytes/structure.
+
+    .venv/bin/python benchmarks/pods.py [--max-heavy-atoms 7] [--workers 1,2] [--surge PATH]
+    .venv/bin/python benchmarks/pods.py --quick      # 6 heavy atoms
+
+Writes benchmarks/out/pods.csv and pods.png.
+"""
+
+from __future__ import annotations
+
+import os
+
+from common import (
+    Row,
+    engines,
+    figure,
+    formula_set,
+    generator_share,
+    load_note,
+    parser,
+    report,
+    run_pipeline,
+    save_figure,
+    warm_up,
+    work_span,
+)
+
+
+def main() -> None:
+    cli = parser(__doc__.splitlines()[0])
+    cli.add_argument("--max-heavy-atoms", type=int, default=7)
+    cli.add_argument(
+        "--workers", default=None, help="comma-separated worker counts (default 1..cores, >=2)"
+    )
+    args = cli.parse_args()
+    heavy = 6 if args.quick else args.max_heavy_atoms
+    counts = (
+        [int(w) for w in args.workers.split(",")]
+        if args.workers
+        else list(range(1, max(2, os.cpu_count() or 1) + 1))
+    )
+    formulae = formula_set(heavy, args.out)
+    rows: list[Row] = []
+    load = load_note()
+    for engine in engines(args):
+        warm_up(engine)
+        base: tuple[float, float] | None = None
+        for workers in counts:
+            outcome = run_pipeline(engine, formulae, workers=workers)
+            frame = outcome.records
+            structures = int(frame["structures"].sum())
+            span = work_span(frame)
+            base = base or (outcome.seconds, span)
+            rows.append({
+                "engine": engine.name,
+                "batch mode": engine.batch,
+                "workers": workers,
+                "formulae": len(formulae),
+                "tasks": int(frame["task"].nunique()),
+                "structures": structures,
+                "wall s": outcome.seconds,
+                "work span s": span,
+                "speedup": base[0] / outcome.seconds,
+                "efficiency": base[0] / outcome.seconds / workers,
+                "speedup (span)": base[1] / span,
+                "efficiency (span)": base[1] / span / workers,
+                "generator share": generator_share(frame),
+                "structures/s": structures / outcome.seconds,
+                "bytes/structure": float(frame["compressed_bytes"].sum()) / max(structures, 1),
+            })  # fmt: skip
+            print(f"{engine.name}: {workers} worker(s) {outcome.seconds:.1f} s", flush=True)
+    report(
+        args.out, "pods", f"pods: formulae up to {heavy} heavy atoms, default settings", rows,
+        [load, "speedup and efficiency are against 1 worker of the same engine; wall s includes "
+         "the local Dask cluster's and Redis's start-up, work span s does not."],
+    )  # fmt: skip
+    fig, (left, right) = figure(2)
+    for name in dict.fromkeys(row["engine"] for row in rows):
+        mine = [row for row in rows if row["engine"] == name]
+        xs = [row["workers"] for row in mine]
+        left.plot(xs, [row["speedup"] for row in mine], "o-", label=f"{name} (wall)")
+        left.plot(xs, [row["speedup (span)"] for row in mine], "s--", label=f"{name} (span)")
+        right.plot(xs, [row["generator share"] for row in mine], "o-", label=name)
+    left.plot(counts, counts, "k:", label="ideal")
+    left.set(xlabel="workers", ylabel="speedup", title=f"<= {heavy} heavy atoms")
+    right.set(xlabel="workers", ylabel="generator share of worker time", ylim=(0, 1.05))
+    left.legend()
+    right.legend()
+    print(f"wrote {save_figure(fig, args.out, 'pods')}")
+
+
+if __name__ == "__main__":
+    main()
