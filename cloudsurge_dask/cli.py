@@ -26,7 +26,8 @@ HELP: dict[str, str] = {
     "max_attempts": "Tries per task before it is recorded as failed (3).",
     "batch_size": "Tasks a worker leases at once (4).",
     "split_structures": "Split a formula estimated above this many structures into "
-    "`-m res/mod` slices of about this size (20,000,000; 0: never).",
+    "`-m res/mod` slices of about this size (20,000,000; 0: never); smaller when a quarter "
+    "of one drain's share of the whole job is smaller (but not below 1,000,000).",
     "shard_structures": "Group formulae estimated below this many structures into shards "
     "of about this size sharing one set of parts (1,000,000; 0: never).",
     "shard_formulae": "At most this many formulae in one shard (256).",

@@ -44,6 +44,14 @@ class ClusterHandle:
     kind: str  # "local", "scheduler" or "kubernetes"
 
 
+def expected_drains(settings: Settings) -> int:
+    """How many drains the run will have, before the cluster exists (to size split slices);
+    for an existing scheduler, --workers stands in for its unknown worker count."""
+    if settings.cluster == "kubernetes":
+        return max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
+    return settings.workers
+
+
 @contextmanager
 def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
     """Start (or reach) the cluster the settings ask for; close whatever was started on exit."""
@@ -185,7 +193,7 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
     try:
         if settings.adaptive_max:
             cluster.adapt(minimum=settings.pods, maximum=settings.adaptive_max)
-        drains = max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
+        drains = expected_drains(settings)
         with Client(cluster) as client:
             hint = (
                 f"see `kubectl get pods -n {settings.namespace} -l dask.org/cluster-name={name}`"

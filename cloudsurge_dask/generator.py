@@ -120,7 +120,8 @@ class Generation:
                 stderr=subprocess.PIPE,
                 bufsize=0,
                 close_fds=True,
-                start_new_session=True,  # its own process group: a timeout kills wrappers' children too
+                # its own process group, so a timeout also ends a wrapper's children
+                start_new_session=True,
             )
         except OSError as exc:
             raise GeneratorCrashed(f"{task.key}: cannot start {executable}: {exc}") from None

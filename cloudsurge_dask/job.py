@@ -10,17 +10,17 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .cluster import open_cluster
+from .cluster import expected_drains, open_cluster
 from .errors import CloudSurgeError, QueueError
 from .export import RECORDS_FILE, job_url
 from .formula import Formula
 from .generator import resolve_executable, validate_options
 from .jobqueue import JobQueue, Progress, new_job_id
+from .plan import PlanOptions, plan_tasks
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
 from .redisserver import RedisServer, redacted_url
 from .settings import Settings
 from .storage import check_writable, open_store
-from .plan import PlanOptions, plan_tasks
 from .worker import JobMeta, drain
 
 
@@ -51,7 +51,10 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
     )
     queue = JobQueue(JobQueue.connect(client_url), job)
     options = PlanOptions(
-        settings.split_structures, settings.shard_structures, settings.shard_formulae
+        settings.split_structures,
+        settings.shard_structures,
+        settings.shard_formulae,
+        drains=expected_drains(settings),
     )
     queue.create(plan_tasks(formulae, options), meta.to_dict())
     return meta
@@ -66,7 +69,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        """No task failed; formulae the generator refused (such as C2) are reported, not failures."""
+        """No task failed; formulae the generator refused (C2) are reported, not failures."""
         return not bool((self.records["status"] == FAILED).any())
 
 
@@ -136,7 +139,9 @@ def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[Tas
     by_item = {(record.task, record.formula): record for record in stored}
     missing = {(record.task, record.formula) for record in gathered} - set(by_item)
     if missing:
-        raise CloudSurgeError(f"records returned by drains but missing in Redis: {sorted(missing)[:5]}")
+        raise CloudSurgeError(
+            f"records returned by drains but missing in Redis: {sorted(missing)[:5]}"
+        )
     return list(by_item.values())
 
 
@@ -153,7 +158,8 @@ def summary(outcome: Outcome) -> str:
         f"{int(counts.get(OK, 0))} ok, "
         f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
         f"structures: {structures:,} in {outcome.seconds:.1f} s "
-        f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); generator share of worker time {share:.0%}",
+        f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); "
+        f"generator share of worker time {share:.0%}",
         f"compressed: {int(frame['compressed_bytes'].sum()):,} bytes "
         f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
         f"output: {outcome.output}/",

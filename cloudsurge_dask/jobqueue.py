@@ -344,7 +344,8 @@ class JobQueue:
         if permanent or lease.attempt >= self.max_attempts:
             status = REJECTED if permanent else FAILED
             self._final(
-                lease, [dataclasses.replace(r, status=status, attempts=lease.attempt) for r in listed]
+                lease,
+                [dataclasses.replace(r, status=status, attempts=lease.attempt) for r in listed],
             )
             return True
         with self._errors():
@@ -364,7 +365,9 @@ class JobQueue:
         statuses = {r.status for r in listed}
         status = FAILED if FAILED in statuses else (REJECTED if statuses == {REJECTED} else OK)
         if lease.task.members:
-            text = json.dumps({"status": status, "records": [json.loads(r.to_json()) for r in listed]})
+            text = json.dumps(
+                {"status": status, "records": [json.loads(r.to_json()) for r in listed]}
+            )
         else:
             text = listed[0].to_json()
         problem = next((r for r in listed if r.status != OK), None)

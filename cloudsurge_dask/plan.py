@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from .formula import Formula
 from .task import Task
 
+MIN_SLICE = 1_000_000  # below this a slice costs more in start-up than it saves
+SLICES_PER_DRAIN = 4  # the estimate can be off by 2x or more: leave room to even out
+
 
 @dataclass(frozen=True)
 class PlanOptions:
     split_structures: int = 0  # 0: never split
     shard_structures: int = 0  # 0: never shard
     shard_formulae: int = 256
+    drains: int = 0  # when known, slices shrink so the largest task is ~1/4 of a drain's share
 
 
 def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
@@ -31,6 +35,10 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
 
     estimates = [float(e) for e in estimate_many(list(formulae))]
     ranked = sorted(zip(formulae, estimates, strict=True), key=lambda p: (-p[1], p[0].hill))
+    split = options.split_structures
+    if split and options.drains:
+        share = sum(estimates) / (options.drains * SLICES_PER_DRAIN)
+        split = int(min(split, max(share, MIN_SLICE)))
     sized: list[tuple[float, Task]] = []
     shard: list[str] = []
     shard_size = 0.0
@@ -42,8 +50,8 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
         shard, shard_size = [], 0.0
 
     for formula, estimate in ranked:
-        if options.split_structures and estimate > options.split_structures:
-            mod = split_count(formula, options.split_structures)
+        if split and estimate > split:
+            mod = split_count(formula, split)
             sized.extend((estimate / mod, Task(formula.hill, res, mod)) for res in range(mod))
         elif options.shard_structures and estimate < options.shard_structures:
             if shard and (

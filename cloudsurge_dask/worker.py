@@ -21,7 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from .codec import get_codec
-from .errors import ConfigError, QueueError, GeneratorCrashed, GeneratorError, GeneratorRejected, StorageError
+from .errors import (
+    ConfigError,
+    GeneratorCrashed,
+    GeneratorError,
+    GeneratorRejected,
+    QueueError,
+    StorageError,
+)
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
@@ -165,24 +172,29 @@ class Worker:
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
             status = REJECTED if permanent else FAILED
-            failed = [self._record(task, f, lease, started, status, str(exc)) for f in task.formulae]
+            failed = [
+                self._record(task, f, lease, started, status, str(exc)) for f in task.formulae
+            ]
             return failed if self.queue.fail(lease, failed, permanent=permanent) else None
         finished = utcnow()
         overhead = max(time.perf_counter() - clock - sum(r.seconds for r in runs), 0.0)
         exact = all(run.raw_bytes is not None for run in runs)
+        ratio = manifest.compressed_bytes / max(manifest.raw_bytes, 1)
         records = []
         for run in runs:
             status = OK if run.error is None else REJECTED
             record = self._record(task, run.formula, lease, started, status, run.error)
             # in one batch process the bytes per formula are not separated: apportion them
-            raw = run.raw_bytes if exact and run.raw_bytes is not None else round(
-                manifest.raw_bytes * run.structures / max(manifest.structures, 1)
+            raw = (
+                run.raw_bytes
+                if exact and run.raw_bytes is not None
+                else round(manifest.raw_bytes * run.structures / max(manifest.structures, 1))
             )
             records.append(dataclasses.replace(
                 record, finished=finished, generator_seconds=run.seconds,
                 write_seconds=overhead / len(runs), structures=run.structures,
                 parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
-                compressed_bytes=round(manifest.compressed_bytes * raw / max(manifest.raw_bytes, 1)),
+                compressed_bytes=round(ratio * raw),
             ))  # fmt: skip
         self.queue.complete(lease, records)
         return records
@@ -209,8 +221,13 @@ class Worker:
             raise GeneratorCrashed(f"{task.key}: {exc}") from None
 
     def _batch(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:
-        with Generation(self.executable, task, self.meta.surge_options,
-                        self.meta.generator_timeout, formulae=task.formulae) as generation:
+        with Generation(
+            self.executable,
+            task,
+            self.meta.surge_options,
+            self.meta.generator_timeout,
+            formulae=task.formulae,
+        ) as generation:
             yield from generation.blocks()
             result = generation.result
         total = max(sum(result.times), 1e-9)
@@ -221,8 +238,9 @@ class Worker:
         for formula in task.formulae:
             single = Task(formula) if task.members else task
             wrote = 0
-            with Generation(self.executable, single, self.meta.surge_options,
-                            self.meta.generator_timeout) as generation:
+            with Generation(
+                self.executable, single, self.meta.surge_options, self.meta.generator_timeout
+            ) as generation:
                 try:
                     for block in generation.blocks():
                         wrote += len(block)
@@ -235,8 +253,15 @@ class Worker:
                 result = generation.result
             runs.append(_Run(formula, result.structures, result.wall_seconds, wrote))
 
-    def _record(self, task: Task, formula: str, lease: Lease, started: datetime, status: str,
-                error: str | None) -> TaskRecord:
+    def _record(
+        self,
+        task: Task,
+        formula: str,
+        lease: Lease,
+        started: datetime,
+        status: str,
+        error: str | None,
+    ) -> TaskRecord:
         return TaskRecord(
             job=self.job, task=task.key, formula=formula, worker=self.consumer,
             started=started, finished=utcnow(), generator_seconds=0.0, write_seconds=0.0,

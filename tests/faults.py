@@ -31,12 +31,10 @@ import json
 import math
 import os
 import random
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -511,7 +509,7 @@ BIG = ("C3H4N2OS", "C4H4N2O")  # 14,299 and 10,770 structures: many parts at par
 
 def trial_formulae(seed: int, small: int = 8) -> list[str]:
     """Two formulae with many structures plus `small` random ones from the reference table."""
-    from reference import hill_counts
+    from refdata import hill_counts
 
     table = hill_counts()
     pool = sorted(key for key, count in table.items() if 1 <= count <= 3000)

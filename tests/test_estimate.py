@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from reference import hill_counts
+from refdata import hill_counts
 
 from cloudsurge_dask.estimate import (
     MAX_SPLIT,

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from faults import (
-    ONE_TASK_PER_FORMULA,
     KILL_MODES,
+    ONE_TASK_PER_FORMULA,
     PROTOCOL,
     SMALL,
     STATE_ENV,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from reference import reference_counts
+from refdata import reference_counts
 
 from cloudsurge_dask.errors import FormulaError, StorageError
 from cloudsurge_dask.formula import (

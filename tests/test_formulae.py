@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from reference import reference_counts
+from refdata import reference_counts
 
 from cloudsurge_dask.errors import ConfigError
 from cloudsurge_dask.formula import MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula

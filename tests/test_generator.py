@@ -21,8 +21,9 @@ def script(tmp_path: Path, name: str, body: str) -> str:
 
 
 def consume(
-    executable: str, task: Task = Task("C2H6"), timeout: float = 0.0
+    executable: str, task: Task | None = None, timeout: float = 0.0
 ) -> tuple[bytes, object]:
+    task = task or Task("C2H6")
     with Generation(executable, task, (), timeout) as generation:
         data = b"".join(generation.blocks())
         return data, generation.result
@@ -42,7 +43,8 @@ def test_argv_has_formula_last_and_no_shell(tmp_path: Path) -> None:
     exe = script(
         tmp_path,
         "echoargs",
-        f'for a in "$@"; do echo "$a" >> {log}; done\necho ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n',
+        f'for a in "$@"; do echo "$a" >> {log}; done\n'
+        'echo ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n',
     )
     with Generation(exe, Task("C8H11NO", 3, 16), ("-T",)) as generation:
         assert b"".join(generation.blocks()) == b""
@@ -90,7 +92,8 @@ def test_stderr_is_drained_concurrently(tmp_path: Path) -> None:
     exe = script(
         tmp_path,
         "noisy",
-        'head -c 1000000 /dev/zero | tr "\\0" "x" >&2; echo >&2; printf "C\\n"; echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n',
+        'head -c 1000000 /dev/zero | tr "\\0" "x" >&2; echo >&2; printf "C\\n"; '
+        'echo ">Z wrote 1 -> 1 -> 1 in 0 sec" >&2\n',
     )
     data, result = consume(exe, timeout=20)
     assert data == b"C\n" and result.structures == 1  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from reference import hill_counts
+from refdata import hill_counts
 
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.export import verify_output

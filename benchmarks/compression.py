@@ -1,6 +1,6 @@
 """Codec speed and size on real SMILES, against zlib level 6 (what the reference system used).
 
-    .venv/bin/python benchmarks/codecs.py [--input FILE.smi] [--formula C8H11NO]
+    .venv/bin/python benchmarks/compression.py [--input FILE.smi] [--formula C8H11NO]
 
 Corpus: the built-in engine's `-S FORMULA` output if the engine is available, else the
 reference Surge outputs in /work/shared/reference/surge_smiles concatenated. Prints a table
@@ -36,7 +36,7 @@ def corpus(input_file: str | None, formula: str) -> tuple[bytes, str]:
     if input_file:
         return Path(input_file).read_bytes(), input_file
     try:
-        from cloudsurge_dask.engine import engine_path  # type: ignore[attr-defined]
+        from cloudsurge_dask.engine import engine_path
 
         run = subprocess.run(
             [str(engine_path()), "-S", formula], capture_output=True, check=True, timeout=600
