@@ -175,6 +175,7 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
     log.info("starting DaskCluster %s in namespace %s", name, settings.namespace)
 
     def create() -> Any:
+        _check_access(settings.namespace)
         return operator.KubeCluster(
             custom_cluster_spec=spec,
             namespace=settings.namespace,
@@ -203,6 +204,24 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
             yield ClusterHandle(client, drains, _dashboard(cluster), "kubernetes")
     finally:
         cluster.close(timeout=limit or 3600)
+
+
+def _check_access(namespace: str) -> None:
+    """List the namespace's DaskClusters in one lone request, before KubeCluster starts.
+
+    KubeCluster sends requests from concurrent tasks sharing one kr8s session, and kr8s meets
+    a 401/403 by re-creating that session (the token may have expired), which aborts the other
+    task's request in flight: missing RBAC grants then often surface as a bare httpx ReadError.
+    Alone, a 403 (RBAC) or 404 (operator CRDs not installed) arrives as itself for explain().
+    """
+
+    async def probe() -> None:
+        from dask_kubernetes.operator._objects import DaskCluster
+
+        async for _ in DaskCluster.list(namespace=namespace):
+            break
+
+    asyncio.run(probe())
 
 
 def _bounded(create: Callable[[], Any], limit: float | None, on_late: Callable[[Any], None]) -> Any:

@@ -365,9 +365,7 @@ class JobQueue:
         statuses = {r.status for r in listed}
         status = FAILED if FAILED in statuses else (REJECTED if statuses == {REJECTED} else OK)
         if lease.task.members:
-            text = json.dumps(
-                {"status": status, "records": [json.loads(r.to_json()) for r in listed]}
-            )
+            text = json.dumps({"status": status, "records": [r.to_dict() for r in listed]})
         else:
             text = listed[0].to_json()
         problem = next((r for r in listed if r.status != OK), None)

@@ -17,6 +17,8 @@ from .task import Task
 
 MIN_SLICE = 1_000_000  # below this a slice costs more in start-up than it saves
 SLICES_PER_DRAIN = 4  # the estimate can be off by 2x or more: leave room to even out
+MIN_SHARD = 10_000  # a shard's formulae still run in one process: keep it worth one task
+SHARDS_PER_DRAIN = 8  # shards come last in the queue: small enough to even out the tail
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,13 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
 
     estimates = [float(e) for e in estimate_many(list(formulae))]
     ranked = sorted(zip(formulae, estimates, strict=True), key=lambda p: (-p[1], p[0].hill))
-    split = options.split_structures
-    if split and options.drains:
-        share = sum(estimates) / (options.drains * SLICES_PER_DRAIN)
-        split = int(min(split, max(share, MIN_SLICE)))
+    split, shard_target = options.split_structures, options.shard_structures
+    if options.drains:
+        share = sum(estimates) / options.drains
+        if split:
+            split = int(min(split, max(share / SLICES_PER_DRAIN, MIN_SLICE)))
+        if shard_target:
+            shard_target = int(min(shard_target, max(share / SHARDS_PER_DRAIN, MIN_SHARD)))
     sized: list[tuple[float, Task]] = []
     shard: list[str] = []
     shard_size = 0.0
@@ -53,9 +58,9 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
         if split and estimate > split:
             mod = split_count(formula, split)
             sized.extend((estimate / mod, Task(formula.hill, res, mod)) for res in range(mod))
-        elif options.shard_structures and estimate < options.shard_structures:
+        elif shard_target and estimate < shard_target:
             if shard and (
-                shard_size + estimate > options.shard_structures
+                shard_size + estimate > shard_target
                 or len(shard) >= options.shard_formulae
             ):
                 close_shard()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import socket
 import threading
 import time
@@ -65,6 +66,10 @@ class JobMeta:
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+# how the built-in engine names the first formula of a batch it refuses
+_REFUSED = re.compile(r"formula \d+ of \d+ \('(?P<formula>[A-Za-z0-9]+)'\): (?P<reason>.*)$")
 
 
 @dataclass(frozen=True)
@@ -161,14 +166,7 @@ class Worker:
         clock = time.perf_counter()
         runs: list[_Run] = []
         try:
-            batch = self.batch_capable and bool(task.members)
-            try:
-                manifest = self._write(task, runs, batch=batch)
-            except GeneratorRejected:
-                if not batch:
-                    raise
-                runs.clear()
-                manifest = self._write(task, runs, batch=False)
+            manifest = self._write_task(task, runs)
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
             status = REJECTED if permanent else FAILED
@@ -199,7 +197,28 @@ class Worker:
         self.queue.complete(lease, records)
         return records
 
-    def _write(self, task: Task, runs: list[_Run], *, batch: bool) -> Manifest:
+    def _write_task(self, task: Task, runs: list[_Run]) -> Manifest:
+        """A shard in one batch process; each formula the generator refuses (it names the
+        first bad one) is set aside and the batch run again; if the refusal names none,
+        one process per formula."""
+        if not (self.batch_capable and task.members):
+            return self._write(task, runs, batch=False)
+        refused: dict[str, str] = {}
+        while len(refused) < len(task.members):
+            runs.clear()
+            try:
+                return self._write(task, runs, batch=True, refused=refused)
+            except GeneratorRejected as exc:
+                named = _REFUSED.search(str(exc))
+                if named is None or named["formula"] in refused:
+                    break
+                refused[named["formula"]] = f"{named['formula']}: {named['reason']}"
+        runs.clear()
+        return self._write(task, runs, batch=False)
+
+    def _write(
+        self, task: Task, runs: list[_Run], *, batch: bool, refused: dict[str, str] | None = None
+    ) -> Manifest:
         """Stream the task's generator output into the sink; fill `runs` per formula."""
 
         def check(manifest: Manifest) -> Manifest:
@@ -214,24 +233,30 @@ class Worker:
             index = tuple((run.formula, run.structures) for run in runs if run.error is None)
             return dataclasses.replace(manifest, index=index)
 
-        blocks = self._batch(task, runs) if batch else self._chain(task, runs)
+        blocks = self._batch(task, runs, refused or {}) if batch else self._chain(task, runs)
         try:
             return self.sink.write_task(task, blocks, check)
         except ValueError as exc:
             raise GeneratorCrashed(f"{task.key}: {exc}") from None
 
-    def _batch(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:
+    def _batch(self, task: Task, runs: list[_Run], refused: dict[str, str]) -> Iterator[bytes]:
+        chosen = [formula for formula in task.formulae if formula not in refused]
         with Generation(
             self.executable,
             task,
             self.meta.surge_options,
             self.meta.generator_timeout,
-            formulae=task.formulae,
+            formulae=chosen,
         ) as generation:
             yield from generation.blocks()
             result = generation.result
         total = max(sum(result.times), 1e-9)
-        for formula, count, seconds in zip(task.formulae, result.counts, result.times, strict=True):
+        measured = iter(zip(result.counts, result.times, strict=True))
+        for formula in task.formulae:
+            if formula in refused:
+                runs.append(_Run(formula, 0, 0.0, 0, refused[formula]))
+                continue
+            count, seconds = next(measured)
             runs.append(_Run(formula, count, result.wall_seconds * seconds / total, None))
 
     def _chain(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:

@@ -100,6 +100,8 @@ class FakeApi(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        # an HTTP/1.0 handler closes every connection after one answer, so say so
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -109,7 +111,11 @@ class FakeApi(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
         if self.path.startswith("/version"):
             return self._send(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0"})
         if self.mode == "forbidden":
@@ -147,12 +153,17 @@ class FakeApi(BaseHTTPRequestHandler):
         """Quiet."""
 
 
+class _Server(ThreadingHTTPServer):
+    # KubeCluster opens several connections at once; keep the listen backlog roomy
+    request_queue_size = 128
+
+
 @pytest.fixture
 def fake_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeApi]]:
     handler: type[FakeApi] = type(
         "Api", (FakeApi,), {"store": {}, "created": [], "release": threading.Event()}
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -248,6 +259,8 @@ def test_kubernetes_handle_uses_the_spec_and_closes_the_cluster(
     members = {"KubeCluster": StandInKubeCluster, "make_cluster_spec": real.make_cluster_spec}
     stand_in = type("Operator", (), {k: staticmethod(v) for k, v in members.items()})
     monkeypatch.setattr(cluster_module, "_operator", lambda: stand_in)
+    checked: list[str] = []  # the pre-start access check needs an API server; record it instead
+    monkeypatch.setattr(cluster_module, "_check_access", checked.append)
     settings = KUBE.replace(pods=2, processes_per_pod=3, adaptive_max=5, namespace="chem")
     with open_cluster(settings) as handle:
         (made,) = StandInKubeCluster.made
@@ -255,6 +268,7 @@ def test_kubernetes_handle_uses_the_spec_and_closes_the_cluster(
         assert handle.drains == 5 * 3
         assert isinstance(handle.client, Client)
         assert made.namespace == "chem"
+        assert checked == ["chem"]
         assert made.options["shutdown_on_close"] is True
         assert made.adapted == (2, 5)
         expected = kube_cluster_spec(settings, name=made.spec_given["metadata"]["name"])
