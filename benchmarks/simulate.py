@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cloudsurge_dask.plan import PlanOptions, plan_tasks
 from common import (
     OUT,
     Engine,
@@ -66,6 +65,7 @@ from cloudsurge_dask.estimate import estimate_many
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.formulae import generate_formulae
 from cloudsurge_dask.generator import Generation
+from cloudsurge_dask.plan import PlanOptions, plan_tasks
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS, Settings
 from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import open_store

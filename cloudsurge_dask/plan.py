@@ -60,8 +60,7 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
             sized.extend((estimate / mod, Task(formula.hill, res, mod)) for res in range(mod))
         elif shard_target and estimate < shard_target:
             if shard and (
-                shard_size + estimate > shard_target
-                or len(shard) >= options.shard_formulae
+                shard_size + estimate > shard_target or len(shard) >= options.shard_formulae
             ):
                 close_shard()
             shard.append(formula.hill)
