@@ -165,5 +165,6 @@ def summary(outcome: Outcome) -> str:
         f"output: {outcome.output}/",
     ]
     for _, row in frame[frame["status"] != OK].head(10).iterrows():
-        lines.append(f"  {row['task']}: {row['status']}: {row['error']}")
+        where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
+        lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything cloudsurge-dask needs on a fresh Debian machine, idempotently:
 # Debian packages (redis-server, CDK + a JRE, nauty for the built-in engine, a C compiler),
-# then a virtual environment in .venv with the package and its test dependencies.
+# then a virtual environment in .venv with the package (editable, engine compiled into
+# cloudsurge_dask/bin/) and its test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +25,7 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q '.[test]'
+# editable: the engine is compiled into cloudsurge_dask/bin/ of this tree, so
+# `python -m cloudsurge_dask` works from here as well as from anywhere else
+.venv/bin/python -m pip install -q -e '.[test]'
 echo "setup: ready (.venv)" >&2
