@@ -80,7 +80,7 @@ def _bar(progress: Progress, started: float) -> str:
     filled = int(width * finished / total)
     elapsed = max(time.monotonic() - started, 1e-9)
     return (
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{progress.total} formulae, "
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{progress.total} tasks, "
         f"{progress.structures:,} structures, {progress.structures / elapsed:,.0f}/s"
     )
 
