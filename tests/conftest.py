@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixture_redis", "fixture_gcs"]
+pytest_plugins = ["fixture_redis", "fixture_gcs", "fixture_faults"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

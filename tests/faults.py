@@ -596,3 +596,17 @@ def kill_trial(cluster: Any, workdir: Path, state: Path, seed: int, mode: str) -
     kills += [line for line in injected(state) if "killed" in line]
     check = check_job(settings, outcome, formulae)
     return Trial(mode, seed, kills, check, seconds)
+
+
+def on_cluster(cluster: Any, tmp_path: Path, **values: Any) -> Any:
+    """Settings for a fault job on the shared test cluster (one task per formula)."""
+    from cloudsurge_dask.settings import Settings
+
+    flags: dict[str, Any] = {
+        "scheduler": cluster.scheduler_address,
+        "output": f"{PROTOCOL}://{tmp_path / 'out'}",
+        "lease_seconds": 2.0,
+        "part_size": 1000,
+    }
+    flags.update(values)
+    return Settings.build(flags, env=ONE_TASK_PER_FORMULA)

@@ -25,9 +25,7 @@ import redis
 from click.testing import CliRunner
 from faults import (
     ONE_TASK_PER_FORMULA,
-    PROTOCOL,
     SMALL,
-    STATE_ENV,
     GeneratorFaults,
     check_job,
     engine,
@@ -35,9 +33,9 @@ from faults import (
     injected,
     job_keys,
     kill_trial,
+    on_cluster,
     own_redis,
     reset,
-    scheduler,
     shell_wrapper,
     storage_faults,
     wait_for_records,
@@ -58,40 +56,10 @@ from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.task import Task
 
 
-@pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The fault state folder, exported before any worker process starts."""
-    folder = tmp_path_factory.mktemp("fault-state")
-    saved = os.environ.get(STATE_ENV)
-    os.environ[STATE_ENV] = str(folder)
-    yield folder
-    if saved is None:
-        os.environ.pop(STATE_ENV, None)
-    else:
-        os.environ[STATE_ENV] = saved
-
-
-@pytest.fixture(scope="module")
-def cluster(state: Path) -> Iterator[Any]:
-    with scheduler(2) as running:
-        yield running
-
-
 @pytest.fixture
 def fresh(state: Path) -> Path:
     reset(state)
     return state
-
-
-def on_cluster(cluster: Any, tmp_path: Path, **values: Any) -> Settings:
-    flags: dict[str, Any] = {
-        "scheduler": cluster.scheduler_address,
-        "output": f"{PROTOCOL}://{tmp_path / 'out'}",
-        "lease_seconds": 2.0,
-        "part_size": 1000,
-    }
-    flags.update(values)
-    return Settings.build(flags, env=ONE_TASK_PER_FORMULA)
 
 
 def formulae(names: list[str]) -> list[Any]:

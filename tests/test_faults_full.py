@@ -11,26 +11,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from faults import (
     KILL_MODES,
-    ONE_TASK_PER_FORMULA,
-    PROTOCOL,
     SMALL,
-    STATE_ENV,
     GeneratorFaults,
     check_job,
     generator_wrapper,
     injected,
     job_keys,
     kill_trial,
+    on_cluster,
     own_redis,
     reset,
-    scheduler,
     shell_wrapper,
     storage_faults,
     wait_for_records,
@@ -39,39 +35,9 @@ from faults import (
 from cloudsurge_dask.errors import QueueError
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.job import run_job
-from cloudsurge_dask.settings import Settings
 
 pytestmark = pytest.mark.full
 TRIALS = 20
-
-
-@pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("fault-state-full")
-    saved = os.environ.get(STATE_ENV)
-    os.environ[STATE_ENV] = str(folder)
-    yield folder
-    if saved is None:
-        os.environ.pop(STATE_ENV, None)
-    else:
-        os.environ[STATE_ENV] = saved
-
-
-@pytest.fixture(scope="module")
-def cluster(state: Path) -> Iterator[Any]:
-    with scheduler(2) as running:
-        yield running
-
-
-def _settings(cluster: Any, tmp_path: Path, **values: Any) -> Settings:
-    flags: dict[str, Any] = {
-        "scheduler": cluster.scheduler_address,
-        "output": f"{PROTOCOL}://{tmp_path / 'out'}",
-        "lease_seconds": 2.0,
-        "part_size": 1000,
-    }
-    flags.update(values)
-    return Settings.build(flags, env=ONE_TASK_PER_FORMULA)
 
 
 @pytest.mark.timeout(900)
@@ -119,7 +85,7 @@ def test_redis_down_beyond_retry_budget_then_resume(
 
         thread = threading.Thread(target=stopper, daemon=True)
         thread.start()
-        settings = _settings(cluster, tmp_path, surge=surge, redis_url=server.url)
+        settings = on_cluster(cluster, tmp_path, surge=surge, redis_url=server.url)
         started = time.monotonic()
         with pytest.raises(QueueError) as info:
             run_job(settings, [parse_formula(n) for n in names], quiet=True)
@@ -158,7 +124,7 @@ def test_repeated_redis_restarts(cluster: Any, state: Path, tmp_path: Path) -> N
 
         thread = threading.Thread(target=restarter, daemon=True)
         thread.start()
-        settings = _settings(cluster, tmp_path, surge=surge, redis_url=server.url)
+        settings = on_cluster(cluster, tmp_path, surge=surge, redis_url=server.url)
         outcome = run_job(settings, [parse_formula(n) for n in names], quiet=True)
         thread.join(30)
     check = check_job(settings, outcome, names)
@@ -173,7 +139,7 @@ def test_harsh_storage_faults(cluster: Any, state: Path, tmp_path: Path, kind: s
     reset(state)
     storage_faults(state, every=2, kind=kind, scope="all")
     names = ["C3H4N2OS", "C4H4N2O", "C4H6N2O", *SMALL]
-    settings = _settings(cluster, tmp_path, surge=generator_wrapper(state, GeneratorFaults()))
+    settings = on_cluster(cluster, tmp_path, surge=generator_wrapper(state, GeneratorFaults()))
     outcome = run_job(settings, [parse_formula(n) for n in names], quiet=True)
     check = check_job(settings, outcome, names)
     faults = len(injected(state))
