@@ -70,8 +70,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-
-
 def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
     """A DataFrame with one row per task, typed columns, sorted by task key."""
     import pandas as pd
