@@ -128,8 +128,8 @@ def run(resume: str | None, quiet: bool, **values: Any) -> None:
     from .job import run_job, summary
 
     settings = build_settings(values)
-    formulae = [] if resume else load_formulae(settings)
-    outcome = run_job(settings, formulae, job=resume, quiet=quiet)
+    # formulae are made (CDK) while the cluster starts
+    outcome = run_job(settings, lambda: load_formulae(settings), job=resume, quiet=quiet)
     click.echo(summary(outcome), err=True)
     click.echo(outcome.job)
     if not outcome.ok:

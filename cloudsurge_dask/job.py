@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import pandas as pd
+from distributed import wait as distributed_wait
 
-from .cluster import expected_drains, open_cluster
+from .cluster import ClusterHandle, expected_drains, open_cluster
 from .errors import CloudSurgeError, QueueError
 from .export import RECORDS_FILE, job_url
 from .formula import Formula
@@ -85,43 +88,76 @@ def _bar(progress: Progress, started: float) -> str:
     )
 
 
+@contextlib.contextmanager
+def _cluster_started_early(settings: Settings) -> Iterator[Callable[[], ClusterHandle]]:
+    """Start the cluster in a thread while formulae are made and queued (its start-up is the
+    largest fixed cost of a small run); yields a wait for it, on which start errors surface.
+    The thread that opens the cluster also closes it: Dask's client context demands it."""
+    ready: Future[ClusterHandle] = Future()
+    release = threading.Event()
+
+    def hold() -> None:
+        try:
+            with open_cluster(settings) as handle:
+                ready.set_result(handle)
+                release.wait()
+        except Exception as exc:
+            if ready.done():
+                raise
+            ready.set_exception(exc)
+
+    thread = threading.Thread(target=hold, name="cluster", daemon=True)
+    thread.start()
+    try:
+        yield ready.result
+    finally:
+        release.set()
+        thread.join()
+
+
 def run_job(
-    settings: Settings, formulae: Sequence[Formula], *, job: str | None = None, quiet: bool = False
+    settings: Settings,
+    formulae: Sequence[Formula] | Callable[[], Sequence[Formula]],
+    *,
+    job: str | None = None,
+    quiet: bool = False,
 ) -> Outcome:
-    """Enqueue (unless resuming `job`), drain on the cluster, gather, reconcile and save."""
+    """Enqueue (unless resuming `job`), drain on the cluster, gather, reconcile and save.
+
+    `formulae` may be a function, called while the cluster starts."""
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
     resolve_executable(settings.surge)
     started = time.monotonic()
-    with redis_for(settings) as url:
+    with _cluster_started_early(settings) as cluster, redis_for(settings) as url:
         if job is None:
+            chosen = formulae() if callable(formulae) else formulae
             job = new_job_id()
-            enqueue(url, settings, formulae, job)
-            say(f"job {job}: {len(formulae)} formulae queued on {redacted_url(url)}")
+            enqueue(url, settings, chosen, job)
+            say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
         queue = JobQueue(JobQueue.connect(url), job)
         if not queue.exists():
             raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
         meta = JobMeta.from_dict(queue.meta())
-        with open_cluster(settings) as handle:
-            if handle.dashboard:
-                say(f"dashboard: {handle.dashboard}")
-            worker_url = None if handle.kind == "kubernetes" else url
-            futures = [
-                handle.client.submit(drain, worker_url, job, pure=False, key=f"drain-{job}-{i}")
-                for i in range(handle.drains)
-            ]
-            while not all(f.done() for f in futures):
-                if not quiet:
-                    sys.stderr.write(_bar(queue.progress(), started))
-                    sys.stderr.flush()
-                time.sleep(0.5)
-            gathered: list[TaskRecord] = []
-            for future in futures:
-                if future.status == "finished":
-                    gathered.extend(future.result())
-                else:
-                    say(
-                        f"\na drain task ended with {future.exception()!r}; records come from Redis"
-                    )
+        handle = cluster()
+        if handle.dashboard:
+            say(f"dashboard: {handle.dashboard}")
+        worker_url = None if handle.kind == "kubernetes" else url
+        futures = [
+            handle.client.submit(drain, worker_url, job, pure=False, key=f"drain-{job}-{i}")
+            for i in range(handle.drains)
+        ]
+        while not all(f.done() for f in futures):
+            if not quiet:
+                sys.stderr.write(_bar(queue.progress(), started))
+                sys.stderr.flush()
+            with contextlib.suppress(TimeoutError):
+                distributed_wait(futures, timeout=0.5)
+        gathered: list[TaskRecord] = []
+        for future in futures:
+            if future.status == "finished":
+                gathered.extend(future.result())
+            else:
+                say(f"\na drain task ended with {future.exception()!r}; records come from Redis")
         if not quiet:
             sys.stderr.write(_bar(queue.progress(), started) + "\n")
         stored = queue.records()

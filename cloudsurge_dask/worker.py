@@ -140,7 +140,7 @@ class Worker:
                 if not leases:
                     if self.queue.finished():
                         return records
-                    time.sleep(min(max(self.meta.lease_seconds / 4, 0.05), 1.0))
+                    time.sleep(min(max(self.meta.lease_seconds / 4, 0.05), 0.25))
                     continue
                 heartbeat.hold(leases)
                 for index, lease in enumerate(leases):
