@@ -17,7 +17,7 @@ from .cluster import ClusterHandle, expected_drains, open_cluster
 from .errors import CloudSurgeError, QueueError
 from .export import RECORDS_FILE, job_url
 from .formula import Formula
-from .generator import resolve_executable, validate_options
+from .generator import resolve_executable
 from .jobqueue import JobQueue, Progress, new_job_id
 from .plan import PlanOptions, plan_tasks
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
@@ -44,7 +44,7 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
     meta = JobMeta(
         output=output,
         surge=settings.surge,
-        surge_options=validate_options(settings.surge_options),
+        surge_options=settings.surge_options,
         part_size=settings.part_size,
         codec=settings.codec,
         generator_timeout=settings.generator_timeout,

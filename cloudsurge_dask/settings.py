@@ -159,11 +159,13 @@ class Settings:
                 values[field.name] = _PARSERS[field.name](raw)
             except ValueError as exc:
                 raise ConfigError(f"{origin}={raw!r}: {exc}") from None
-        settings = cls(**values)
-        settings._check()
-        return settings
+        return cls(**values)
 
-    def _check(self) -> None:
+    def __post_init__(self) -> None:
+        """Checks that hold however the object was made (build, replace, or directly)."""
+        from .generator import validate_options
+
+        validate_options(self.surge_options)
         if self.max_heavy_atoms > 32:
             raise ConfigError("--max-heavy-atoms: at most 32 heavy atoms are supported")
         if not self.elements:
@@ -173,9 +175,7 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed, validated like the original."""
-        settings = dataclasses.replace(self, **changes)
-        settings._check()
-        return settings
+        return dataclasses.replace(self, **changes)
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
