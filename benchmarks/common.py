@@ -129,10 +129,12 @@ def busy_seconds(records: pd.DataFrame) -> float:
     return float((spans["finished"] - spans["started"]).dt.total_seconds().sum())
 
 
-def generator_share(records: pd.DataFrame) -> float:
-    """Records' generator seconds over the workers' busy time."""
+def generator_share(records: pd.DataFrame, column: str = "generator_cpu_seconds") -> float:
+    """Records' generator seconds over the workers' busy time: by default its CPU seconds
+    (the time really spent generating); `generator_seconds` (its wall time) also counts
+    waits on a full pipe or for a core, so it over-states the share on a loaded machine."""
     busy = busy_seconds(records)
-    return float(records["generator_seconds"].sum()) / busy if busy > 0 else 0.0
+    return float(records[column].sum()) / busy if busy > 0 else 0.0
 
 
 def work_span(records: pd.DataFrame) -> float:

@@ -35,33 +35,41 @@ class Compressor(ABC):
     """A streaming compressor for one part; `write` blocks of any size, then `finish` once."""
 
     def __init__(self) -> None:
-        self._pending = bytearray()
+        self._pending = bytearray(CHUNK)  # reused: a CHUNK gathered from unaligned writes
+        self._filled = 0
         self._out: list[bytes] = []
         self.raw_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer `data` and compress every full CHUNK (fixed steps keep output deterministic)."""
-        view = memoryview(data)
-        self.raw_bytes += len(view)
-        if self._pending:
-            need = CHUNK - len(self._pending)
-            self._pending += view[:need]
-            view = view[need:]
-            if len(self._pending) < CHUNK:
-                return
+        """Compress `data` in CHUNK steps (fixed steps keep the output deterministic); whole
+        CHUNKs of an aligned write go to the compressor without a copy."""
+        with memoryview(data) as whole:
+            view = whole.cast("B") if whole.format != "B" or whole.ndim != 1 else whole
+            self.raw_bytes += len(view)
+            if self._filled:
+                view = self._gather(view)
+            while len(view) >= CHUNK:
+                self._feed(view[:CHUNK])
+                view = view[CHUNK:]
+            if len(view):
+                self._gather(view)
+
+    def _gather(self, view: memoryview) -> memoryview:
+        """Copy what fits into the pending CHUNK, compress it once full; return the rest."""
+        take = min(CHUNK - self._filled, len(view))
+        self._pending[self._filled : self._filled + take] = view[:take]
+        self._filled += take
+        if self._filled == CHUNK:
             self._feed(self._pending)
-            self._pending.clear()
-        while len(view) >= CHUNK:
-            self._feed(view[:CHUNK])
-            view = view[CHUNK:]
-        if len(view):
-            self._pending += view
+            self._filled = 0
+        return view[take:]
 
     def finish(self) -> bytes:
         """Compress what is left, close the stream and return the whole compressed object."""
-        if self._pending:
-            self._feed(self._pending)
-            self._pending.clear()
+        if self._filled:
+            with memoryview(self._pending) as pending:
+                self._feed(pending[: self._filled])
+            self._filled = 0
         return self._close()
 
     def _emit(self, data: bytes) -> None:

@@ -187,7 +187,7 @@ def summary(outcome: Outcome) -> str:
     structures = int(frame["structures"].sum())
     spans = frame.groupby("task").first()  # the formulae of a shard share one span
     busy = float((spans["finished"] - spans["started"]).dt.total_seconds().sum())
-    generator = float(frame["generator_seconds"].sum())
+    generator = float(frame["generator_cpu_seconds"].sum())
     share = generator / busy if busy > 0 else 0.0
     lines = [
         f"job {outcome.job}: {len(frame)} formulae in {frame['task'].nunique()} tasks, "
@@ -195,7 +195,7 @@ def summary(outcome: Outcome) -> str:
         f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
         f"structures: {structures:,} in {outcome.seconds:.1f} s "
         f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); "
-        f"generator share of worker time {share:.0%}",
+        f"generator share of worker time {share:.0%} (its CPU time / busy time)",
         f"compressed: {int(frame['compressed_bytes'].sum()):,} bytes "
         f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
         f"output: {outcome.output}/",

@@ -19,7 +19,13 @@ REJECTED = "rejected"  # the generator refused the formula: permanent, never ret
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """One finished task (whole formula or one split part), written once it is final."""
+    """One finished task (whole formula or one split part), written once it is final.
+
+    `generator_seconds` is the generator process's wall time, `generator_cpu_seconds` the CPU
+    time the kernel counted for it: their ratio to the worker's busy time is the generator's
+    share, and the CPU one is the honest one on a loaded machine (wall time also counts
+    waits on a full pipe and for a core).
+    """
 
     job: str
     task: str
@@ -36,6 +42,7 @@ class TaskRecord:
     status: str
     error: str | None = None
     attempts: int = 1
+    generator_cpu_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (dataclasses.asdict deep-copies: too slow per formula)."""

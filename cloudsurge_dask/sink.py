@@ -122,7 +122,7 @@ class _PartWriter(threading.Thread):
         self.error: Exception | None = None
         self.aborted = False
 
-    def put(self, chunk: memoryview | bytes) -> None:
+    def put(self, chunk: memoryview | bytes | bytearray) -> None:
         self._send(("data", chunk))
 
     def end_part(self, structures: int) -> None:
@@ -184,7 +184,7 @@ class Sink:
     def write_task(
         self,
         task: Task,
-        blocks: Iterable[bytes],
+        blocks: Iterable[bytes | bytearray],
         before_commit: Callable[[Manifest], Manifest | None] | None = None,
     ) -> Manifest:
         """Consume raw stdout blocks (any sizes, lines may straddle blocks); return the manifest.
@@ -221,13 +221,12 @@ class Sink:
         self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
         return manifest
 
-    def _feed(self, writer: _PartWriter, blocks: Iterable[bytes]) -> int:
+    def _feed(self, writer: _PartWriter, blocks: Iterable[bytes | bytearray]) -> int:
         """Cut blocks at every `part_size`-th newline; return the structures of the open part."""
         size, in_part, last = self.part_size, 0, 10
-        for raw in blocks:
-            if not raw:
+        for block in blocks:
+            if not block:
                 continue
-            block = raw if isinstance(raw, bytes) else bytes(raw)
             last = block[-1]
             count = block.count(b"\n")
             if in_part + count < size:

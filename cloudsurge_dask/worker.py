@@ -74,14 +74,16 @@ _REFUSED = re.compile(r"formula \d+ of \d+ \('(?P<formula>[A-Za-z0-9]+)'\): (?P<
 
 @dataclass(frozen=True)
 class _Run:
-    """One formula's share of a task: its count, generator seconds and output bytes
-    (None when several formulae shared one process); `error` if the generator refused it."""
+    """One formula's share of a task: its count, generator wall and CPU seconds and output
+    bytes (None when several formulae shared one process); `error` if the generator refused
+    it."""
 
     formula: str
     structures: int
     seconds: float
     raw_bytes: int | None
     error: str | None = None
+    cpu_seconds: float = 0.0
 
 
 class _Heartbeat:
@@ -190,6 +192,7 @@ class Worker:
             )
             records.append(dataclasses.replace(
                 record, finished=finished, generator_seconds=run.seconds,
+                generator_cpu_seconds=run.cpu_seconds,
                 write_seconds=overhead / len(runs), structures=run.structures,
                 parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
                 compressed_bytes=round(ratio * raw),
@@ -239,7 +242,7 @@ class Worker:
         except ValueError as exc:
             raise GeneratorCrashed(f"{task.key}: {exc}") from None
 
-    def _batch(self, task: Task, runs: list[_Run], refused: dict[str, str]) -> Iterator[bytes]:
+    def _batch(self, task: Task, runs: list[_Run], refused: dict[str, str]) -> Iterator[bytearray]:
         chosen = [formula for formula in task.formulae if formula not in refused]
         with Generation(
             self.executable,
@@ -257,9 +260,13 @@ class Worker:
                 runs.append(_Run(formula, 0, 0.0, 0, refused[formula]))
                 continue
             count, seconds = next(measured)
-            runs.append(_Run(formula, count, result.wall_seconds * seconds / total, None))
+            share = seconds / total
+            runs.append(_Run(
+                formula, count, result.wall_seconds * share, None,
+                cpu_seconds=result.cpu_seconds * share,
+            ))  # fmt: skip
 
-    def _chain(self, task: Task, runs: list[_Run]) -> Iterator[bytes]:
+    def _chain(self, task: Task, runs: list[_Run]) -> Iterator[bytearray]:
         for formula in task.formulae:
             single = Task(formula) if task.members else task
             wrote = 0
@@ -276,7 +283,10 @@ class Worker:
                     runs.append(_Run(formula, 0, 0.0, 0, str(exc)))
                     continue
                 result = generation.result
-            runs.append(_Run(formula, result.structures, result.wall_seconds, wrote))
+            runs.append(_Run(
+                formula, result.structures, result.wall_seconds, wrote,
+                cpu_seconds=result.cpu_seconds,
+            ))  # fmt: skip
 
     def _record(
         self,

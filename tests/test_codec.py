@@ -49,7 +49,9 @@ def test_streaming_is_byte_identical_whatever_the_feed(name: str) -> None:
     position = 0
     while position < len(DATA):
         step = rng.choice([1, 17, 4095, CHUNK - 1, CHUNK, CHUNK + 3, 3 * CHUNK])
-        compressor.write(DATA[position : position + step])
+        piece = DATA[position : position + step]
+        kind = rng.choice([bytes, bytearray, memoryview])
+        compressor.write(kind(piece))
         position += step
     assert compressor.finish() == one_shot
     assert compressor.raw_bytes == len(DATA)

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from cloudsurge_dask.errors import ConfigError, GeneratorCrashed, GeneratorRejected
-from cloudsurge_dask.generator import Generation, resolve_executable, validate_options
+from cloudsurge_dask.generator import (
+    BLOCK_SIZE,
+    Generation,
+    resolve_executable,
+    validate_options,
+)
 from cloudsurge_dask.task import Task
 
 
@@ -129,3 +134,28 @@ def test_unknown_executable(tmp_path: Path) -> None:
     plain.write_text("x")
     with pytest.raises(ConfigError):
         resolve_executable(str(plain))
+
+
+def test_blocks_are_whole_and_lose_nothing(tmp_path: Path) -> None:
+    size = 3 * BLOCK_SIZE + 12345
+    exe = script(
+        tmp_path,
+        "many",
+        f"yes CCO | head -c {size}\n" 'echo ">Z wrote 1 -> 1 -> 1 in 0.01 sec" >&2\n',
+    )
+    with Generation(exe, Task("C2H6O")) as generation:
+        blocks = list(generation.blocks())
+    assert [len(block) for block in blocks] == [BLOCK_SIZE] * 3 + [12345]
+    assert b"".join(blocks) == (b"CCO\n" * (size // 4 + 1))[:size]
+
+
+def test_cpu_time_is_measured_not_wall_time(tmp_path: Path) -> None:
+    """A generator that sleeps used no CPU; one whose child spins used it: wait4's figures,
+    children included, not the wall clock."""
+    summary = 'echo ">Z wrote 0 -> 0 -> 0 in 0.00 sec" >&2\n'
+    _, sleeper = consume(script(tmp_path, "sleeper", "sleep 0.6\n" + summary))
+    spin = "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'\n"
+    _, spinner = consume(script(tmp_path, "spinner", spin + summary))
+    assert sleeper.wall_seconds >= 0.6 and sleeper.cpu_seconds < 0.1  # type: ignore[attr-defined]
+    assert spinner.cpu_seconds > 0.1  # type: ignore[attr-defined]
+    assert spinner.cpu_seconds <= spinner.wall_seconds + 0.05  # type: ignore[attr-defined]

@@ -53,6 +53,9 @@ def test_run_local_matches_reference_and_verifies(tmp_path: Path) -> None:
     for formula, structures in zip(frame["formula"], frame["structures"], strict=True):
         assert structures == table[formula], formula
     assert set(frame["worker"]) and frame["finished"].ge(frame["started"]).all()
+    # the generator's CPU time is real (the sample has work) and never above its wall time
+    assert frame["generator_cpu_seconds"].sum() > 0
+    assert (frame["generator_cpu_seconds"] <= frame["generator_seconds"] + 0.02).all()
     assert str(frame["started"].dtype).startswith("datetime64") and "UTC" in str(
         frame["started"].dtype
     )
