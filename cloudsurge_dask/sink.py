@@ -20,7 +20,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,8 +52,14 @@ class PartInfo:
     compressed_bytes: int
     sha256: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "structures": self.structures, "raw_bytes": self.raw_bytes,
+            "compressed_bytes": self.compressed_bytes, "sha256": self.sha256,
+        }  # fmt: skip
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PartInfo:
@@ -91,7 +97,16 @@ class Manifest:
     index: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, indent=1) + "\n"
+        """Sorted keys, one line: the C encoder (an indent would take the slow Python one,
+        and a shard's index can list hundreds of formulae)."""
+        data = {
+            "task": self.task, "formula": self.formula, "codec": self.codec,
+            "structures": self.structures, "raw_bytes": self.raw_bytes,
+            "compressed_bytes": self.compressed_bytes,
+            "parts": [part.to_dict() for part in self.parts],
+            "index": [list(entry) for entry in self.index],
+        }  # fmt: skip
+        return json.dumps(data, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:

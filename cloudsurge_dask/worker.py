@@ -182,20 +182,19 @@ class Worker:
         ratio = manifest.compressed_bytes / max(manifest.raw_bytes, 1)
         records = []
         for run in runs:
-            status = OK if run.error is None else REJECTED
-            record = self._record(task, run.formula, lease, started, status, run.error)
             # in one batch process the bytes per formula are not separated: apportion them
             raw = (
                 run.raw_bytes
                 if exact and run.raw_bytes is not None
                 else round(manifest.raw_bytes * run.structures / max(manifest.structures, 1))
             )
-            records.append(dataclasses.replace(
-                record, finished=finished, generator_seconds=run.seconds,
-                generator_cpu_seconds=run.cpu_seconds,
+            records.append(TaskRecord(
+                job=self.job, task=task.key, formula=run.formula, worker=self.consumer,
+                started=started, finished=finished, generator_seconds=run.seconds,
                 write_seconds=overhead / len(runs), structures=run.structures,
                 parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
-                compressed_bytes=round(ratio * raw),
+                compressed_bytes=round(ratio * raw), status=OK if run.error is None else REJECTED,
+                error=run.error, attempts=lease.attempt, generator_cpu_seconds=run.cpu_seconds,
             ))  # fmt: skip
         self.queue.complete(lease, records)
         return records
