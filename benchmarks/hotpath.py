@@ -1,0 +1,51 @@
+"""The hot path alone: one generator run streamed into the Sink in this process (no Redis,
+no Dask), the way a worker runs a task. Prints one JSON line: wall seconds, the generator's
+CPU seconds (wait4), this process's CPU seconds (reading, compression, hashing, storing),
+structures and compressed bytes.
+
+`overhead.py` runs it under `taskset` to see what one worker gets from one core (generator
+and compression share it) and from two (compression overlaps generation on the other core).
+
+    .venv/bin/python benchmarks/hotpath.py ENGINE FORMULA OUTPUT_DIR [--codec zst]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+from cloudsurge_dask.codec import DEFAULT_CODEC, get_codec
+from cloudsurge_dask.generator import Generation
+from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.storage import open_store
+from cloudsurge_dask.task import Task
+
+PART_SIZE = 10_000_000
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("engine")
+    cli.add_argument("formula")
+    cli.add_argument("output")
+    cli.add_argument("--codec", default=DEFAULT_CODEC)
+    args = cli.parse_args()
+    sink = Sink(open_store(args.output), get_codec(args.codec), PART_SIZE)
+    task = Task(args.formula)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    with Generation(args.engine, task) as generation:
+        manifest = sink.write_task(task, generation.blocks())
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({
+        "wall": wall, "generator_cpu": generation.result.cpu_seconds, "pipeline_cpu": own,
+        "structures": manifest.structures, "compressed_bytes": manifest.compressed_bytes,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
