@@ -139,12 +139,26 @@ class Generation:
             self._timer.start()
 
     def _drain_stderr(self) -> None:
+        """Read stderr in large chunks (the pipe is unbuffered: iterating its lines would
+        cost one system call per byte, a third of a CPU second for 10,000 `>Z` lines)."""
         assert self._process.stderr is not None
-        for line in self._process.stderr:
-            match = _SUMMARY.search(line)
-            if match:
-                self._summaries.append(match)
-            self._stderr.append(line.rstrip(b"\n")[:500])
+        fd = self._process.stderr.fileno()
+        pending = b""
+        while chunk := os.read(fd, 1 << 16):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._stderr_line(line)
+            if len(pending) > 1 << 16:  # a line without end: keep its head, bound memory
+                self._stderr_line(pending)
+                pending = b""
+        if pending:
+            self._stderr_line(pending)
+
+    def _stderr_line(self, line: bytes) -> None:
+        match = _SUMMARY.search(line)
+        if match:
+            self._summaries.append(match)
+        self._stderr.append(line[:500])
 
     def _kill_on_timeout(self) -> None:
         self._timed_out = True

@@ -159,3 +159,17 @@ def test_cpu_time_is_measured_not_wall_time(tmp_path: Path) -> None:
     assert sleeper.wall_seconds >= 0.6 and sleeper.cpu_seconds < 0.1  # type: ignore[attr-defined]
     assert spinner.cpu_seconds > 0.1  # type: ignore[attr-defined]
     assert spinner.cpu_seconds <= spinner.wall_seconds + 0.05  # type: ignore[attr-defined]
+
+
+def test_stderr_without_line_ends_is_bounded(tmp_path: Path) -> None:
+    exe = script(
+        tmp_path,
+        "noisy",
+        "yes x | tr -d '\\n' | head -c 300000 >&2\n"
+        'printf "\\n>Z wrote 0 -> 0 -> 0 in 0.00 sec\\n" >&2\n',
+    )
+    with Generation(exe, Task("C2H6")) as generation:
+        assert b"".join(generation.blocks()) == b""
+        tail = generation.stderr_tail()
+    assert generation.result.structures == 0
+    assert len(tail) < 20 * 501 and tail.startswith("x" * 500)
