@@ -28,6 +28,17 @@ class PlanOptions:
     shard_formulae: int = 256
     drains: int = 0  # when known, slices shrink so the largest task is ~1/4 of a drain's share
 
+    def targets(self, total: float) -> tuple[int, int]:
+        """(split, shard) structure targets for a job of `total` estimated structures."""
+        split, shard = self.split_structures, self.shard_structures
+        if self.drains:
+            share = total / self.drains
+            if split:
+                split = int(min(split, max(share / SLICES_PER_DRAIN, MIN_SLICE)))
+            if shard:
+                shard = int(min(shard, max(share / SHARDS_PER_DRAIN, MIN_SHARD)))
+        return split, shard
+
 
 def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
     """Tasks in the order to run them: estimated size, largest first."""
@@ -37,13 +48,7 @@ def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
 
     estimates = [float(e) for e in estimate_many(list(formulae))]
     ranked = sorted(zip(formulae, estimates, strict=True), key=lambda p: (-p[1], p[0].hill))
-    split, shard_target = options.split_structures, options.shard_structures
-    if options.drains:
-        share = sum(estimates) / options.drains
-        if split:
-            split = int(min(split, max(share / SLICES_PER_DRAIN, MIN_SLICE)))
-        if shard_target:
-            shard_target = int(min(shard_target, max(share / SHARDS_PER_DRAIN, MIN_SHARD)))
+    split, shard_target = options.targets(sum(estimates))
     sized: list[tuple[float, Task]] = []
     shard: list[str] = []
     shard_size = 0.0
