@@ -198,11 +198,12 @@ def status(job: str, **values: Any) -> None:
     """Progress of JOB from the queue."""
     from .errors import ConfigError
     from .jobqueue import JobQueue
+    from .redisserver import connect
 
     settings = build_settings(values)
     if not settings.redis_url:
         raise ConfigError("status needs --redis-url (or CLOUDSURGE_REDIS_URL)")
-    queue = JobQueue(JobQueue.connect(settings.redis_url), job)
+    queue = JobQueue(connect(settings.redis_url), job)
     if not queue.exists():
         raise ConfigError(f"no job {job} on that Redis")
     p = queue.progress()

@@ -9,6 +9,7 @@ import pandas as pd
 from .errors import ConfigError, StorageError
 from .jobqueue import JobQueue
 from .records import OK, records_frame
+from .redisserver import connect
 from .settings import Settings
 from .storage import open_store
 from .verify import VerifyReport, verify_job
@@ -23,7 +24,7 @@ def job_url(output: str, job: str) -> str:
 def load_records(settings: Settings, job: str) -> pd.DataFrame:
     """From Redis when --redis-url is given (live jobs), else the job's records.parquet."""
     if settings.redis_url:
-        queue = JobQueue(JobQueue.connect(settings.redis_url), job)
+        queue = JobQueue(connect(settings.redis_url), job)
         if not queue.exists():
             raise ConfigError(f"no job {job} on that Redis")
         return records_frame(queue.records())

@@ -21,7 +21,7 @@ from .generator import resolve_executable
 from .jobqueue import JobQueue, Progress, new_job_id
 from .plan import PlanOptions, plan_tasks
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
-from .redisserver import RedisServer, redacted_url
+from .redisserver import RedisServer, connect, redacted_url
 from .settings import Settings
 from .storage import check_writable, open_store
 from .worker import JobMeta, drain
@@ -52,7 +52,7 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
         max_attempts=settings.max_attempts,
         batch_size=settings.batch_size,
     )
-    queue = JobQueue(JobQueue.connect(client_url), job)
+    queue = JobQueue(connect(client_url), job)
     options = PlanOptions(
         settings.split_structures,
         settings.shard_structures,
@@ -134,7 +134,7 @@ def run_job(
             job = new_job_id()
             enqueue(url, settings, chosen, job)
             say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
-        queue = JobQueue(JobQueue.connect(url), job)
+        queue = JobQueue(connect(url), job)
         if not queue.exists():
             raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
         meta = JobMeta.from_dict(queue.meta())

@@ -19,16 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import redis
-from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.retry import Retry
 
 from .errors import ConfigError, QueueError
 from .queuescripts import COMPLETE, ENQUEUE, HEARTBEAT, LEASE, REQUEUE
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
-from .redisserver import redacted_url
+from .redisserver import connect, redacted_url
 from .task import Task
 
 JOBS_KEY = "cloudsurge:jobs"
@@ -68,14 +65,6 @@ class Progress:
         return self.done + self.failed >= self.total
 
 
-def _scrub(text: str, url: str) -> str:
-    with contextlib.suppress(ValueError):
-        password = urlsplit(url).password
-        if password:
-            text = text.replace(password, "***").replace(unquote(password), "***")
-    return text
-
-
 def _entry_order(entry_id: str) -> tuple[int, int]:
     millis, _, sequence = entry_id.partition("-")
     return int(millis), int(sequence or 0)
@@ -103,7 +92,9 @@ class JobQueue:
         if lease_seconds <= 0 or max_attempts < 1:
             raise ConfigError("lease_seconds must be > 0 and max_attempts >= 1")
         if not client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise QueueError("JobQueue needs a client with decode_responses=True (see connect)")
+            raise QueueError(
+                "JobQueue needs a client with decode_responses=True (see redisserver.connect)"
+            )
         self.client = client
         self.job = job
         self.lease_seconds = lease_seconds
@@ -121,39 +112,10 @@ class JobQueue:
     def __repr__(self) -> str:
         return f"JobQueue(job={self.job!r}, lease_seconds={self.lease_seconds:g})"
 
-    @staticmethod
-    def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
-        """A checked client; transient connection errors are retried with backoff (~9 s)."""
-        shown = redacted_url(url)
-        options: dict[str, Any] = {
-            "socket_connect_timeout": min(timeout, 3.0),
-            "socket_timeout": timeout,
-            "socket_keepalive": True,
-            "decode_responses": True,
-        }
-        try:
-            probe = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
-        except ValueError as exc:
-            raise QueueError(f"bad Redis URL {shown}: {_scrub(str(exc), url)}") from None
-        try:
-            probe.ping()
-        except redis.AuthenticationError as exc:
-            message = _scrub(str(exc), url)
-            raise QueueError(f"Redis at {shown} refused the credentials: {message}") from None
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            message = _scrub(str(exc), url)
-            raise QueueError(f"cannot reach Redis at {shown}: {message}") from None
-        except redis.RedisError as exc:
-            raise QueueError(f"Redis at {shown} answered: {_scrub(str(exc), url)}") from None
-        finally:
-            probe.close()
-        backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), 8)
-        return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
-
     @classmethod
     def open(cls, url: str, job: str, **options: Any) -> JobQueue:
         """Connect and attach to an existing job (QueueError if it is unknown)."""
-        queue = cls(cls.connect(url), job, **options)
+        queue = cls(connect(url), job, **options)
         if not queue.exists():
             raise QueueError(f"job {job} is unknown to Redis at {redacted_url(url)}")
         return queue

@@ -1,4 +1,5 @@
-"""A private `redis-server` for the embedded default of `run` and for the tests.
+"""A private `redis-server` for the embedded default of `run` and for the tests, and the one
+way every part of the project connects to a Redis (checked, retried, password never shown).
 
 It listens on a free loopback port, requires a random password and keeps its files in its
 own directory. The password goes into a mode-0600 config file rather than onto the command
@@ -18,10 +19,11 @@ import time
 import weakref
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from .errors import QueueError
@@ -47,6 +49,43 @@ def redacted_url(url: str) -> str:
         if parts.port is not None:
             host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _scrub(text: str, url: str) -> str:
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            text = text.replace(password, "***").replace(unquote(password), "***")
+    return text
+
+
+def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
+    """A checked client; transient connection errors are retried with backoff (~9 s)."""
+    shown = redacted_url(url)
+    options: dict[str, Any] = {
+        "socket_connect_timeout": min(timeout, 3.0),
+        "socket_timeout": timeout,
+        "socket_keepalive": True,
+        "decode_responses": True,
+    }
+    try:
+        probe = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+    except ValueError as exc:
+        raise QueueError(f"bad Redis URL {shown}: {_scrub(str(exc), url)}") from None
+    try:
+        probe.ping()
+    except redis.AuthenticationError as exc:
+        message = _scrub(str(exc), url)
+        raise QueueError(f"Redis at {shown} refused the credentials: {message}") from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        message = _scrub(str(exc), url)
+        raise QueueError(f"cannot reach Redis at {shown}: {message}") from None
+    except redis.RedisError as exc:
+        raise QueueError(f"Redis at {shown} answered: {_scrub(str(exc), url)}") from None
+    finally:
+        probe.close()
+    backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), 8)
+    return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
 
 
 def _free_port() -> int:

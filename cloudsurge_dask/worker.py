@@ -33,6 +33,7 @@ from .errors import (
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
+from .redisserver import connect
 from .sink import Manifest, Sink
 from .storage import open_store
 from .task import Task
@@ -119,7 +120,7 @@ class Worker:
     """Drains one job; `run()` returns the records this worker made final."""
 
     def __init__(self, redis_url: str, job: str, consumer: str | None = None) -> None:
-        client = JobQueue.connect(redis_url)
+        client = connect(redis_url)
         probe = JobQueue(client, job)
         self.meta = JobMeta.from_dict(probe.meta())
         self.job = job

@@ -376,9 +376,9 @@ def worker_pids(cluster: Any) -> list[int]:
 
 def job_keys(url: str) -> list[str]:
     """Every key a job could have left in this Redis (`cloudsurge:*`)."""
-    from cloudsurge_dask.jobqueue import JobQueue
+    from cloudsurge_dask.redisserver import connect
 
-    client = JobQueue.connect(url)
+    client = connect(url)
     try:
         return sorted(str(key) for key in client.scan_iter("cloudsurge:*"))
     finally:
@@ -396,8 +396,9 @@ def own_redis(directory: Path) -> Any:
 def wait_for_records(url: str, count: int, timeout: float) -> str | None:
     """The job id once some job in this Redis has `count` final records."""
     from cloudsurge_dask.jobqueue import JobQueue
+    from cloudsurge_dask.redisserver import connect
 
-    client = JobQueue.connect(url)
+    client = connect(url)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

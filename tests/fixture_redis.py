@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from cloudsurge_dask.jobqueue import JobQueue, new_job_id
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.jobqueue import new_job_id
+from cloudsurge_dask.redisserver import RedisServer, connect
 
 __all__ = ["RedisServer", "job_id", "redis_client", "redis_server", "redis_url"]
 
@@ -45,7 +45,7 @@ def job_id() -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A checked client (decode_responses=True) from `JobQueue.connect`."""
-    client = JobQueue.connect(redis_url)
+    """A checked client (decode_responses=True) from `redisserver.connect`."""
+    client = connect(redis_url)
     yield client
     client.close()

@@ -51,7 +51,7 @@ from cloudsurge_dask.job import enqueue, run_job
 from cloudsurge_dask.jobqueue import JobQueue, new_job_id
 from cloudsurge_dask.manifests import ManifestValues, render_manifests
 from cloudsurge_dask.records import OK
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.redisserver import RedisServer, connect
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.task import Task
 
@@ -474,9 +474,9 @@ def test_embedded_redis_requires_a_password() -> None:
         anonymous.close()
         wrong = f"redis://:not-the-password-123@127.0.0.1:{server.port}/0"
         with pytest.raises(QueueError, match="refused the credentials") as info:
-            JobQueue.connect(wrong)
+            connect(wrong)
         assert "not-the-password-123" not in str(info.value)
-        assert JobQueue.connect(server.url).ping()
+        assert connect(server.url).ping()
 
 
 def _secret_free(password: str, *texts: str | bytes) -> None:
@@ -510,7 +510,7 @@ def test_no_credential_in_logs_records_or_output(tmp_path: Path, fresh: Path) ->
             capture_output=True, text=True, timeout=30, cwd=tmp_path, env=env,
         )  # fmt: skip
         assert status.returncode == 0 and "2 failed" in status.stdout, status.stderr
-        client = JobQueue.connect(server.url)
+        client = connect(server.url)
         stored = [client.dump(key) or b"" for key in client.scan_iter("*")]
         client.close()
         server_log = (server.directory / "redis.log").read_bytes()
@@ -522,7 +522,7 @@ def test_no_credential_in_logs_records_or_output(tmp_path: Path, fresh: Path) ->
     _secret_free(password, *(path.read_bytes() for path in files))
     bad = f"redis://:{password}@127.0.0.1:1/0"
     with pytest.raises(QueueError) as info:
-        JobQueue.connect(bad)
+        connect(bad)
     _secret_free(password, str(info.value))
 
 

@@ -141,7 +141,7 @@ def test_blocks_are_whole_and_lose_nothing(tmp_path: Path) -> None:
     exe = script(
         tmp_path,
         "many",
-        f"yes CCO | head -c {size}\n" 'echo ">Z wrote 1 -> 1 -> 1 in 0.01 sec" >&2\n',
+        f'yes CCO | head -c {size}\necho ">Z wrote 1 -> 1 -> 1 in 0.01 sec" >&2\n',
     )
     with Generation(exe, Task("C2H6O")) as generation:
         blocks = list(generation.blocks())

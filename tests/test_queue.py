@@ -14,7 +14,7 @@ import redis
 from cloudsurge_dask.errors import QueueError
 from cloudsurge_dask.jobqueue import JobQueue, Lease, Progress, new_job_id
 from cloudsurge_dask.records import FAILED, OK, REJECTED, TaskRecord, utcnow
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.redisserver import RedisServer, connect
 from cloudsurge_dask.task import Task
 
 META = {"surge": None, "surge_options": ["-S"], "output": "memory://out", "codec": "zst"}
@@ -222,7 +222,7 @@ def test_unreachable_redis_fails_fast_without_password() -> None:
         port = probe.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(QueueError, match="cannot reach Redis") as caught:
-        JobQueue.connect(f"redis://:hunter2secret@127.0.0.1:{port}/0")
+        connect(f"redis://:hunter2secret@127.0.0.1:{port}/0")
     assert time.monotonic() - started < 3.0
     assert "hunter2secret" not in str(caught.value)
     assert f"redis://:***@127.0.0.1:{port}/0" in str(caught.value)
@@ -230,10 +230,10 @@ def test_unreachable_redis_fails_fast_without_password() -> None:
 
 def test_wrong_password_and_bad_url(redis_server: RedisServer) -> None:
     with pytest.raises(QueueError, match="refused the credentials") as caught:
-        JobQueue.connect(f"redis://:not-the-password@127.0.0.1:{redis_server.port}/0")
+        connect(f"redis://:not-the-password@127.0.0.1:{redis_server.port}/0")
     assert "not-the-password" not in str(caught.value)
     with pytest.raises(QueueError, match="bad Redis URL"):
-        JobQueue.connect("http://:pw@127.0.0.1:1/0")
+        connect("http://:pw@127.0.0.1:1/0")
     with pytest.raises(QueueError, match="decode_responses"):
         JobQueue(redis.Redis.from_url(redis_server.url), new_job_id())
 
@@ -268,7 +268,7 @@ def test_large_job_is_created_in_batches(redis_client: redis.Redis, job_id: str)
 
 def test_restart_with_aof_mid_job_loses_nothing() -> None:
     with RedisServer(appendonly=True) as server:
-        client = JobQueue.connect(server.url)
+        client = connect(server.url)
         queue = JobQueue(client, new_job_id(), lease_seconds=0.3)
         queue.create(_tasks(30), META)
         held = queue.lease("w1", 10)
@@ -305,7 +305,7 @@ def _drain(url: str, job: str, name: str, results: multiprocessing.Queue) -> Non
 
 
 def test_concurrent_consumers_complete_every_task_once(redis_url: str, job_id: str) -> None:
-    queue = JobQueue(JobQueue.connect(redis_url), job_id)
+    queue = JobQueue(connect(redis_url), job_id)
     tasks = [Task("C12H26", n, 200) for n in range(200)]
     queue.create(tasks, META)
     context = multiprocessing.get_context("fork")
