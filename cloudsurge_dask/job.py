@@ -22,9 +22,9 @@ from .jobqueue import JobQueue, Progress, new_job_id
 from .plan import PlanOptions, plan_tasks
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
 from .redisserver import RedisServer, connect, redacted_url
-from .settings import Settings
+from .settings import JobMeta, Settings
 from .storage import check_writable, open_store
-from .worker import JobMeta, drain
+from .worker import drain
 
 
 @contextlib.contextmanager

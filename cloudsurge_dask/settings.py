@@ -211,3 +211,30 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "adaptive_max": int,
     "cluster_timeout": _non_negative_float,
 }
+
+
+@dataclass(frozen=True)
+class JobMeta:
+    """The part of the settings every worker must know about a job, fixed when the job is
+    queued and stored with it in Redis, so workers started elsewhere agree with the client."""
+
+    output: str
+    surge: str | None
+    surge_options: tuple[str, ...]
+    part_size: int
+    codec: str
+    generator_timeout: float
+    lease_seconds: float
+    max_attempts: int
+    batch_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["surge_options"] = list(self.surge_options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobMeta:
+        values = {name: data[name] for name in cls.__dataclass_fields__}
+        values["surge_options"] = tuple(values["surge_options"])
+        return cls(**values)

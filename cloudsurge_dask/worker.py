@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from .codec import get_codec
 from .errors import (
@@ -34,35 +33,10 @@ from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
 from .redisserver import connect
+from .settings import JobMeta
 from .sink import Manifest, Sink
 from .storage import open_store
 from .task import Task
-
-
-@dataclass(frozen=True)
-class JobMeta:
-    """What every worker must know about a job; stored with the job in Redis."""
-
-    output: str
-    surge: str | None
-    surge_options: tuple[str, ...]
-    part_size: int
-    codec: str
-    generator_timeout: float
-    lease_seconds: float
-    max_attempts: int
-    batch_size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["surge_options"] = list(self.surge_options)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobMeta:
-        fields = {name: data[name] for name in cls.__dataclass_fields__}
-        fields["surge_options"] = tuple(fields["surge_options"])
-        return cls(**fields)
 
 
 def consumer_name() -> str:
