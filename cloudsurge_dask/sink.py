@@ -7,10 +7,11 @@ Layout under the job root::
 
 The hot path never looks at single lines in Python: it counts newlines per block with
 numpy and locates a part boundary with numpy only in a block that holds one.
-Compression, hashing and upload run in one background thread fed through a small bounded
-queue, so they overlap generation while memory stays bounded (zstd, ISA-L and hashlib
-release the GIL). Names and bytes are deterministic, so a redo after a lost lease rewrites
-identical objects; a part without a manifest entry is never taken as complete.
+Compression runs in a background thread fed through a small bounded queue, and hashing and
+upload of a finished part in another, so both overlap generation while memory stays bounded
+(zstd, ISA-L and hashlib release the GIL). Names and bytes are deterministic, so a redo
+after a lost lease rewrites identical objects; a part without a manifest entry is never
+taken as complete.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +130,9 @@ class Manifest:
 
 
 class _PartWriter(threading.Thread):
-    """Compresses, hashes and stores parts in order; the only consumer of its queue."""
+    """Compresses parts in order, the only consumer of its queue; a second thread hashes and
+    stores each finished part while the next one is compressed, so an upload never stalls
+    the generator. At most one part is in flight: memory holds two parts at most."""
 
     def __init__(self, store: Store, codec: Codec, key: str, depth: int) -> None:
         super().__init__(name=f"sink-{key}", daemon=True)
@@ -137,6 +141,8 @@ class _PartWriter(threading.Thread):
         self.parts: list[PartInfo] = []
         self.error: Exception | None = None
         self.aborted = False
+        self._uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{key}")
+        self._in_flight: Future[PartInfo] | None = None
 
     def put(self, chunk: memoryview | bytes | bytearray) -> None:
         self._send(("data", chunk))
@@ -161,16 +167,37 @@ class _PartWriter(threading.Thread):
         self.queue.put(("stop", None))
         self.join()
 
+    def _store(self, path: str, data: bytes, structures: int, raw_bytes: int) -> PartInfo:
+        digest = hashlib.sha256(data).hexdigest()
+        self.store.write_bytes(path, data)
+        return PartInfo(path, structures, raw_bytes, len(data), digest)
+
+    def _settle(self) -> None:
+        """Wait for the part in flight; its PartInfo joins `parts`, its error is raised."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            self.parts.append(in_flight.result())
+
     def run(self) -> None:
-        compressor = None
+        try:
+            self._run()
+        finally:
+            self._uploads.shutdown(wait=True)
+
+    def _run(self) -> None:
+        compressor, index = None, 0
         while True:
             kind, value = self.queue.get()
             if kind == "stop":
+                if self.error is None and not self.aborted:
+                    try:
+                        self._settle()
+                    except Exception as exc:
+                        self.error = exc
                 return
             if self.error is not None or self.aborted:
                 continue  # keep draining so the producer never blocks on a dead consumer
             try:
-                index = len(self.parts)
                 if compressor is None:
                     compressor = self.codec.compressor(f"{self.key}.{index:05d}.smi")
                 if kind == "data":
@@ -178,10 +205,11 @@ class _PartWriter(threading.Thread):
                     continue
                 data = compressor.finish()
                 path = part_path(self.key, index, self.codec.extension)
-                digest = hashlib.sha256(data).hexdigest()
-                self.store.write_bytes(path, data)
-                self.parts.append(PartInfo(path, value, compressor.raw_bytes, len(data), digest))
-                compressor = None
+                self._settle()
+                self._in_flight = self._uploads.submit(
+                    self._store, path, data, value, compressor.raw_bytes
+                )
+                compressor, index = None, index + 1
             except Exception as exc:
                 self.error = exc
 
