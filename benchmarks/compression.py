@@ -1,15 +1,16 @@
 """Codec speed and size on real SMILES, against zlib level 6 (what the reference system used).
 
     .venv/bin/python benchmarks/compression.py [--input FILE.smi] [--formula C8H11NO]
+        [--surge PATH] [--quick] [--out DIR]
 
-Corpus: the built-in engine's `-S FORMULA` output if the engine is available, else the
-reference Surge outputs in /work/shared/reference/surge_smiles concatenated. Prints a table
+Corpus: the `-S FORMULA` output of `--surge PATH` or else the built-in engine (`--quick`:
+C7H9NO), else the reference Surge outputs in /work/shared/reference/surge_smiles
+concatenated. Prints a table
 and writes benchmarks/out/codecs.csv. Times are the best of several runs on one core.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import functools
 import gzip
@@ -21,27 +22,27 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from common import parser
+
 from cloudsurge_dask.codec import Codec, get_codec
 from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import open_store
 from cloudsurge_dask.task import Task
 
 REFERENCE = Path("/work/shared/reference/surge_smiles")
-OUT = Path(__file__).parent / "out"
 LEVELS = {"zst": [-3, -1, 1, 2, 3, 6], "gz": [0, 1, 2, 3], "zip": [0, 1, 2, 3]}
 MIN_SECONDS = 0.5
 
 
-def corpus(input_file: str | None, formula: str) -> tuple[bytes, str]:
+def corpus(input_file: str | None, formula: str, surge: str | None) -> tuple[bytes, str]:
     if input_file:
         return Path(input_file).read_bytes(), input_file
     try:
         from cloudsurge_dask.engine import engine_path
 
-        run = subprocess.run(
-            [str(engine_path()), "-S", formula], capture_output=True, check=True, timeout=600
-        )
-        return run.stdout, f"engine -S {formula}"
+        binary = surge or str(engine_path())
+        run = subprocess.run([binary, "-S", formula], capture_output=True, check=True, timeout=600)
+        return run.stdout, f"{Path(binary).name} -S {formula}"
     except (ImportError, AttributeError, OSError, subprocess.SubprocessError) as exc:
         print(f"engine unavailable ({type(exc).__name__}: {exc}); using reference files")
     files = sorted(REFERENCE.glob("*.smi.gz"))
@@ -79,11 +80,12 @@ def sink_seconds(data: bytes, codec_name: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--input")
-    parser.add_argument("--formula", default="C8H11NO")
-    args = parser.parse_args()
-    data, source = corpus(args.input, args.formula)
+    cli = parser(__doc__.split("\n")[0])
+    cli.add_argument("--input", help="a SMILES file to use as the corpus")
+    cli.add_argument("--formula", default=None, help="the corpus formula (default C8H11NO)")
+    args = cli.parse_args()
+    formula = args.formula or ("C7H9NO" if args.quick else "C8H11NO")
+    data, source = corpus(args.input, formula, args.surge)
     structures = data.count(b"\n")
     mb = len(data) / 1e6
     print(f"corpus: {source}: {structures:,} structures, {mb:.1f} MB\n")
@@ -147,8 +149,8 @@ def main() -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths, strict=True)))
-    OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / "codecs.csv"
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "codecs.csv"
     with target.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()

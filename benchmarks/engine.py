@@ -8,14 +8,13 @@ ru_maxrss, so when GNU time (/usr/bin/time, Debian package `time`) exists the en
 started through it: its small process forks the engine, whose ru_maxrss it prints.
 Otherwise os.wait4 is used and the figure includes that Python baseline.
 
-    python benchmarks/engine.py [--surge /path/to/surge] [--repeat 3]
+    python benchmarks/engine.py [--surge /path/to/surge] [--repeat 3] [--quick] [--out DIR]
 
-Writes benchmarks/out/engine.csv.
+Writes benchmarks/out/engine.csv (`--quick`: one run per formula).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import re
@@ -24,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import parser
+
 from cloudsurge_dask.engine import engine_path
 
 FORMULAE = {"C8H11NO": 2123287, "C10H16O": 452458}
-OUT = Path(__file__).resolve().parent / "out" / "engine.csv"
 Z_LINE = re.compile(r">Z \w+ \d+ -> \d+ -> (\d+) in")
 GNU_TIME = Path("/usr/bin/time")
 
@@ -65,11 +65,10 @@ def run_once(binary: str, formula: str) -> tuple[float, int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--surge", help="another Surge-compatible binary to run side by side")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per formula (best is kept)")
-    parser.add_argument("--out", type=Path, default=OUT, help="CSV output path")
-    args = parser.parse_args()
+    cli = parser(__doc__.splitlines()[0])
+    cli.add_argument("--repeat", type=int, default=3, help="runs per formula (best is kept)")
+    args = cli.parse_args()
+    repeat = 1 if args.quick else max(1, args.repeat)
 
     engines = {"cloudsurge-surge": str(engine_path())}
     if args.surge:
@@ -77,7 +76,7 @@ def main() -> None:
     rows = []
     for name, binary in engines.items():
         for formula, expected in FORMULAE.items():
-            runs = [run_once(binary, formula) for _ in range(max(1, args.repeat))]
+            runs = [run_once(binary, formula) for _ in range(repeat)]
             seconds = min(r[0] for r in runs)
             count = runs[0][1]
             rss = max(r[2] for r in runs)
@@ -100,12 +99,13 @@ def main() -> None:
                 f"{rate / 1e6:6.2f} M/s  peak RSS {rss / 1024:6.1f} MiB"
                 + ("" if count == expected else f"  (expected {expected})")
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as handle:
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "engine.csv"
+    with open(target, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {args.out}")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":
