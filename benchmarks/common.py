@@ -26,7 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from cloudsurge_dask.formula import Formula, read_formula_file, write_formula_file
+from cloudsurge_dask.formula import Formula
+from cloudsurge_dask.formulae import read_formula_file, write_formula_file
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS, Settings
 from cloudsurge_dask.task import Task
 

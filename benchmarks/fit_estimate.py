@@ -33,15 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from cloudsurge_dask.estimate import (
-    MODEL_PATH,
-    TERMS,
-    design,
-    fit_counts,
-    fit_seconds,
-    raw_matrix,
-    seconds_design,
-)
+from cloudsurge_dask.estimate import MODEL_PATH, TERMS, design, raw_matrix
 from cloudsurge_dask.formula import Formula, max_hydrogens, parse_formula
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +50,35 @@ MAX_COUNTED = 3e7  # structures; the engine counts about 10 million a second
 HELD_OUT = 0.3  # share of the 9-10 atom formulae kept out of the evaluation fit
 TIMING_RUNS = 150
 SEED = 20240611
+
+
+
+def fit_counts(
+    raw: np.ndarray, counts: np.ndarray, weights: np.ndarray | None = None
+) -> list[float]:
+    """Least-squares coefficients of log(count) on the TERMS; rows with count 0 are ignored."""
+    keep = counts > 0
+    a, b = design(raw[keep]), np.log(counts[keep])
+    if weights is not None:
+        a, b = a * weights[keep, None], b * weights[keep]
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    return [float(c) for c in coef]
+
+
+def fit_seconds(raw: np.ndarray, counts: np.ndarray, seconds: np.ndarray) -> dict[str, Any]:
+    """Overhead per run (median of the tiny runs) and log seconds per structure on
+    SECONDS_COLUMNS, from runs large enough for the output to dominate."""
+    tiny = counts < 100
+    overhead = float(np.median(seconds[tiny])) if tiny.any() else 0.0
+    timed = (counts >= 10_000) & (seconds > overhead + 0.005)
+    per_structure = np.log((seconds[timed] - overhead) / counts[timed])
+    coef, *_ = np.linalg.lstsq(seconds_design(raw[timed]), per_structure, rcond=None)
+    return {"overhead": overhead, "per_structure": [float(c) for c in coef]}
+
+
+def seconds_design(raw: np.ndarray) -> np.ndarray:
+    """The SECONDS_COLUMNS for rows of RAW_COLUMNS."""
+    return np.column_stack([np.ones(len(raw)), raw[:, 0], raw[:, 5], raw[:, 1]])
 
 
 def formulae_with(heavy_atoms: int) -> Iterator[Formula]:

@@ -1,82 +1,126 @@
-"""`python -m cloudsurge_dask`: the command line, a click group with one verb per step."""
+"""`python -m cloudsurge_dask`: the command line, a click group with one verb per step.
+
+Every settings flag is made from its declaration (`settings.py`, `kubeobjects.KubeValues`):
+click's own types, the default and the `CLOUDSURGE_<NAME>` variable shown in `--help`, help
+grouped by stage, and each subcommand takes exactly the settings declared for it. Every
+failure a user can cause ends as one `error: ...` line (and a hint), never a traceback.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
 
+from .declaration import declared, markdown_table
 from .errors import CloudSurgeError
+from .kubeobjects import KubeValues
 from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-HELP: dict[str, str] = {
-    "max_heavy_atoms": "Enumerate every formula with 1..N heavy atoms (default 6).",
-    "elements": "Heavy elements of the formula set, comma separated (default C,N,O,S,F,Cl,Br,I).",
-    "formulae": "Read formulae from this file (one per line, # comments) instead of CDK.",
-    "redis_url": "Redis URL of the queue (redis://:PASSWORD@HOST:PORT/DB). "
-    "Default: a private embedded redis-server for the length of the run.",
-    "lease_seconds": "A task whose worker stops renewing it for this long is taken over (60).",
-    "max_attempts": "Tries per task before it is recorded as failed (3).",
-    "batch_size": "Tasks a worker leases at once (4).",
-    "split_structures": "Split a formula estimated above this many structures into "
-    "`-m res/mod` slices of about this size (20,000,000; 0: never); smaller when a quarter "
-    "of one drain's share of the whole job is smaller (but not below 1,000,000).",
-    "shard_structures": "Group formulae estimated below this many structures into shards "
-    "of about this size sharing one set of parts (1,000,000; 0: never).",
-    "shard_formulae": "At most this many formulae in one shard (256).",
-    "surge": "Generator executable (default: `surge` on PATH, else the built-in engine).",
-    "surge_options": "Generator filter options, e.g. '-T -P' (whitelist: -T -P -t# -f# -p# -B#).",
-    "generator_timeout": "Kill a generator run after this many seconds (0: no limit).",
-    "output": "Output URL; the job's files go to OUTPUT/JOB/ (default ./results; gs://, memory://).",
-    "part_size": "At most this many structures per compressed part (10,000,000).",
-    "codec": "Part compression: zst (default), gz or zip.",
-    "cluster": "Cluster kind: local (default) or kubernetes.",
-    "scheduler": "Address of an existing Dask scheduler to use instead of a new cluster.",
-    "workers": "Local worker processes, one single-threaded drain each (default: cores).",
-    "image": "Kubernetes: worker image.",
-    "namespace": "Kubernetes: namespace.",
-    "pods": "Kubernetes: worker pods.",
-    "processes_per_pod": "Kubernetes: worker processes (drains) per pod.",
-    "pod_cpu": "Kubernetes: CPU request and limit per pod.",
-    "pod_memory": "Kubernetes: memory request and limit per pod.",
-    "pod_ephemeral_storage": "Kubernetes: ephemeral-storage request and limit per pod.",
-    "redis_secret": "Kubernetes: Secret holding the Redis URL under key 'url'.",
-    "storage_secret": "Kubernetes: Secret with a storage key file (else Workload Identity).",
-    "service_account": "Kubernetes: service account of the worker pods (Workload Identity).",
-    "adaptive_max": "Kubernetes: scale adaptively up to this many pods (0: fixed size).",
-    "cluster_timeout": "Seconds to wait for a cluster or scheduler before giving up (300).",
-}
-ALL = tuple(f.name for f in fields(Settings))
+SUBCOMMANDS = ("run", "formulae", "enqueue", "worker", "status", "export", "verify", "manifests")
+OWN = "Options"  # the help section of a subcommand's own flags (not settings)
 
 
-def settings_options(names: Sequence[str] = ALL) -> Callable[[F], F]:
-    """Add one `--flag` per Settings field; values stay None unless given on the line."""
+class SettingOption(click.Option):
+    """A flag made from a declared setting; remembers its help group."""
 
-    def decorate(command: F) -> F:
-        for name in reversed(names):
-            flag = "--" + name.replace("_", "-")
-            command = click.option(
-                flag,
-                name,
-                default=None,
-                metavar="VALUE",
-                help=f"{HELP[name]} [env: CLOUDSURGE_{name.upper()}]",
-            )(command)
-        return command
+    def __init__(self, *args: Any, group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class GroupedCommand(click.Command):
+    """Help with one section per settings group (Kubernetes flags in their own)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {OWN: []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                sections.setdefault(getattr(param, "group", OWN), []).append(record)
+        for title, rows in sections.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class CommandLine(click.Group):
+    """The group; bad flags end as one `error:` line plus a hint, exit status 2."""
+
+    command_class = GroupedCommand
+
+    def main(
+        self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:  # fmt: skip
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            code = 0
+        except click.UsageError as exc:
+            hint = f"\nsee '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _metavar(kind: click.ParamType) -> str | None:
+    """A short metavar for ranges ('INTEGER', not 'INTEGER RANGE'); click's own otherwise."""
+    if isinstance(kind, click.IntRange):
+        return "INTEGER"
+    if isinstance(kind, click.FloatRange):
+        return "NUMBER"
+    return None
+
+
+def settings_for(command: str, classes: Iterable[type] = (Settings,)) -> Callable[[F], F]:
+    """One flag per setting declared for `command`, with its type, default and variable."""
+
+    def decorate(function: F) -> F:
+        chosen = [item for cls in classes for item in declared(cls) if command in item.commands]
+        for item in reversed(chosen):
+            function = click.option(
+                item.flag,
+                item.name,
+                cls=SettingOption,
+                group=item.group,
+                type=item.declaration.type,
+                metavar=_metavar(item.declaration.type),
+                default=item.default,
+                show_default=item.declaration.shown_default or item.default is not None,
+                envvar=item.variable,
+                show_envvar=True,
+                help=item.help,
+            )(function)
+        return function
 
     return decorate
 
 
 def build_settings(values: dict[str, Any]) -> Settings:
-    flags = {name: values.pop(name) for name in list(values) if name in ALL}
-    return Settings.build(flags)
+    """The Settings of the flags click parsed (the others at their defaults); removes them
+    from `values`, leaving the command's own."""
+    names = {item.name for item in declared(Settings)}
+    return Settings(**{name: values.pop(name) for name in list(values) if name in names})
+
+
+def configuration_table() -> str:
+    """The README's configuration table, made from the declarations."""
+    return markdown_table((Settings, KubeValues), SUBCOMMANDS)
 
 
 def friendly(command: F) -> F:
@@ -94,29 +138,28 @@ def friendly(command: F) -> F:
 
 
 def load_formulae(settings: Settings) -> list[Any]:
+    from .formulae import generate_formulae, read_formula_file
+
     if settings.formulae:
-        from .formula import read_formula_file
-
         return read_formula_file(settings.formulae)
-    from .formulae import generate_formulae
-
     return generate_formulae(settings.max_heavy_atoms, settings.elements)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=CommandLine,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="cloudsurge-dask", prog_name="cloudsurge-dask")
 def main() -> None:
     """Enumerate chemical space: every structure of every formula, on a Dask cluster.
 
-    formulae (CDK) -> Redis queue -> Dask workers -> generator (Surge) -> compressed
-    SMILES parts -> records. Each flag can also be set as CLOUDSURGE_<FLAG>.
+    formulae (CDK) -> plan -> Redis queue -> Dask workers -> generator (Surge) -> compressed
+    parts -> records. Each flag can also be set as CLOUDSURGE_<FLAG>.
     """
-    # Before gcsfs is imported here or in a worker process this one spawns: without it gcsfs
-    # probes every bucket over gRPC first, which stalls against plain-HTTP endpoints.
-    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 @main.command()
-@settings_options()
+@settings_for("run")
 @click.option("--resume", metavar="JOB", default=None, help="Finish an existing job instead.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
@@ -137,12 +180,12 @@ def run(resume: str | None, quiet: bool, **values: Any) -> None:
 
 
 @main.command()
-@settings_options(("max_heavy_atoms", "elements", "formulae"))
+@settings_for("formulae")
 @click.option("--out", "out", default="-", metavar="FILE", help="Write here (default stdout).")
 @friendly
 def formulae(out: str, **values: Any) -> None:
     """Write the formula list (Hill order, one per line)."""
-    from .formula import write_formula_file
+    from .formulae import write_formula_file
 
     chosen = load_formulae(build_settings(values))
     if out == "-":
@@ -154,37 +197,34 @@ def formulae(out: str, **values: Any) -> None:
 
 @main.command()
 @click.argument("formula_file")
-@settings_options()
+@settings_for("enqueue")
 @friendly
 def enqueue(formula_file: str, **values: Any) -> None:
     """Queue the formulae of FORMULA_FILE as a new job on --redis-url; prints the job id."""
-    from .errors import ConfigError
-    from .formula import read_formula_file
+    from .formulae import read_formula_file
     from .job import enqueue as put
     from .jobqueue import new_job_id
+    from .redisserver import required_url
 
     settings = build_settings(values)
-    if not settings.redis_url:
-        raise ConfigError("enqueue needs --redis-url (or CLOUDSURGE_REDIS_URL)")
+    url = required_url(settings.redis_url, "enqueue")
     chosen = read_formula_file(formula_file)
     job = new_job_id()
-    put(settings.redis_url, settings, chosen, job)
+    put(url, settings, chosen, job)
     click.echo(job)
 
 
 @main.command()
 @click.argument("job")
-@settings_options(("redis_url",))
+@settings_for("worker")
 @friendly
 def worker(job: str, **values: Any) -> None:
     """Drain JOB in this process without Dask (for a plain Kubernetes Job pod)."""
-    from .errors import ConfigError
+    from .redisserver import required_url
     from .worker import Worker
 
-    settings = build_settings(values)
-    if not settings.redis_url:
-        raise ConfigError("worker needs --redis-url (or CLOUDSURGE_REDIS_URL)")
-    records = Worker(settings.redis_url, job).run(
+    url = required_url(build_settings(values).redis_url, "worker")
+    records = Worker(url, job).run(
         on_record=lambda r: click.echo(f"{r.task}\t{r.status}\t{r.structures}", err=True)
     )
     click.echo(f"{len(records)} tasks finished by this worker", err=True)
@@ -192,20 +232,14 @@ def worker(job: str, **values: Any) -> None:
 
 @main.command()
 @click.argument("job")
-@settings_options(("redis_url",))
+@settings_for("status")
 @friendly
 def status(job: str, **values: Any) -> None:
     """Progress of JOB from the queue."""
-    from .errors import ConfigError
     from .jobqueue import JobQueue
-    from .redisserver import connect
+    from .redisserver import required_url
 
-    settings = build_settings(values)
-    if not settings.redis_url:
-        raise ConfigError("status needs --redis-url (or CLOUDSURGE_REDIS_URL)")
-    queue = JobQueue(connect(settings.redis_url), job)
-    if not queue.exists():
-        raise ConfigError(f"no job {job} on that Redis")
+    queue = JobQueue.open(required_url(build_settings(values).redis_url, "status"), job)
     p = queue.progress()
     click.echo(
         f"job {job}: {p.done} done, {p.failed} failed, {p.pending} pending of {p.total}; "
@@ -215,28 +249,28 @@ def status(job: str, **values: Any) -> None:
 
 @main.command()
 @click.argument("job")
-@settings_options(("redis_url", "output"))
-@click.option("--to", "target", required=True, metavar="FILE", help="A .parquet or .csv file.")
+@settings_for("export")
+@click.option(
+    "--to", "target", required=True, type=click.Path(dir_okay=False), help="A .parquet or .csv."
+)
 @friendly
 def export(job: str, target: str, **values: Any) -> None:
     """Write JOB's records to Parquet or CSV (from Redis if given, else records.parquet)."""
     from .export import export_records
 
-    settings = build_settings(values)
-    count = export_records(settings, job, target)
+    count = export_records(build_settings(values), job, target)
     click.echo(f"{count} records written to {target}", err=True)
 
 
 @main.command()
 @click.argument("job")
-@settings_options(("output",))
+@settings_for("verify")
 @friendly
 def verify(job: str, **values: Any) -> None:
     """Re-read every part of JOB and check counts and checksums against manifests and records."""
-    from .export import verify_output
+    from .verify import verify_output
 
-    settings = build_settings(values)
-    report = verify_output(settings, job)
+    report = verify_output(build_settings(values), job)
     for problem in report.problems[:50]:
         click.echo(f"problem: {problem}", err=True)
     click.echo(
@@ -247,29 +281,15 @@ def verify(job: str, **values: Any) -> None:
         sys.exit(1)
 
 
-def manifest_options(command: F) -> F:
-    """One flag per ManifestValues field, help from the field's metadata."""
-    from .manifests import ManifestValues
-
-    for field in reversed(fields(ManifestValues)):
-        command = click.option(
-            "--" + field.name.replace("_", "-"),
-            field.name,
-            type=int if field.type in (int, "int") else str,
-            default=field.default,
-            show_default=field.default is not None,
-            help=field.metadata.get("help", ""),
-        )(command)
-    return command
-
-
 @main.command()
-@manifest_options
-@click.option("--out", "out", required=True, metavar="DIR", help="Folder for the YAML files.")
+@settings_for("manifests", (KubeValues,))
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Folder for the YAML."
+)
 @friendly
 def manifests(out: str, **values: Any) -> None:
     """Render the Kubernetes manifests (Redis, RBAC, optional plain Job) with your values."""
-    from .manifests import ManifestValues, write_manifests
+    from .kubeobjects import write_objects
 
-    for path in write_manifests(ManifestValues(**values), out):
+    for path in write_objects(KubeValues(**values), out):
         click.echo(str(path))

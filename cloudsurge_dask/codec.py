@@ -3,7 +3,7 @@
 Every codec compresses in fixed `CHUNK`-sized steps whatever sizes it is fed, so the bytes of
 a part depend only on its content: a redo writes identical objects, and the streaming
 `Compressor` and the one-shot `compress` agree byte for byte. Levels are fast ones chosen by
-`benchmarks/codecs.py` (compression, not generation, is the bottleneck of the pipeline).
+`benchmarks/compression.py` (compression, not generation, is the bottleneck of the pipeline).
 Each worker process owns one core, so zstd runs single-threaded.
 """
 
@@ -21,10 +21,12 @@ from typing import Any
 import zstandard
 from isal import isal_zlib
 
+from .errors import ConfigError, CorruptData
+
 CHUNK = 1 << 20  # compressor input step; also the decompressor output step
 _INPUT_STEP = 1 << 18  # compressed bytes fed per decompression step (bounds output size)
 
-# Chosen by benchmarks/codecs.py on real SMILES (see its CSV): fast levels, same ratio class.
+# Chosen by benchmarks/compression.py on real SMILES (see its CSV): fast levels, same ratio class.
 DEFAULT_LEVELS = {"zst": 1, "gz": 1, "zip": 1}
 DEFAULT_CODEC = "zst"
 # The isal stubs declare `error` as an instance; at run time it is the exception class.
@@ -173,7 +175,7 @@ class Codec(ABC):
 
     @abstractmethod
     def iter_decompress(self, data: bytes) -> Iterator[bytes]:
-        """Yield the content in bounded pieces; raise ValueError if `data` is torn or altered."""
+        """Yield the content in bounded pieces; raise CorruptData if `data` is torn or altered."""
 
     def compress(self, data: bytes, name: str) -> bytes:
         """One-shot compression, byte-identical to streaming the same data."""
@@ -194,9 +196,9 @@ def _stream_decompress(obj: Any, data: bytes, what: str) -> Iterator[bytes]:
             yield piece
         if obj.eof:
             if obj.unused_data or start + _INPUT_STEP < len(view):
-                raise ValueError(f"trailing bytes after the {what} stream")
+                raise CorruptData(f"trailing bytes after the {what} stream")
             return
-    raise ValueError(f"truncated {what} stream")
+    raise CorruptData(f"truncated {what} stream")
 
 
 class ZstdCodec(Codec):
@@ -208,7 +210,7 @@ class ZstdCodec(Codec):
         try:
             yield from _stream_decompress(obj, data, "zstd")
         except zstandard.ZstdError as exc:
-            raise ValueError(f"corrupt zstd stream: {exc}") from exc
+            raise CorruptData(f"corrupt zstd stream: {exc}") from exc
 
 
 class GzipCodec(Codec):
@@ -220,7 +222,7 @@ class GzipCodec(Codec):
         try:
             yield from _stream_decompress(obj, data, "gzip")
         except _ISAL_ERROR as exc:
-            raise ValueError(f"corrupt gzip stream: {exc}") from exc
+            raise CorruptData(f"corrupt gzip stream: {exc}") from exc
 
 
 class ZipCodec(Codec):
@@ -229,17 +231,17 @@ class ZipCodec(Codec):
 
     def iter_decompress(self, data: bytes) -> Iterator[bytes]:
         if data[-22:-18] != b"PK\x05\x06":
-            raise ValueError("corrupt zip archive: it does not end with its directory record")
+            raise CorruptData("corrupt zip archive: it does not end with its directory record")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 members = archive.infolist()
                 if len(members) != 1:
-                    raise ValueError(f"zip holds {len(members)} members, expected 1")
+                    raise CorruptData(f"zip holds {len(members)} members, expected 1")
                 with archive.open(members[0]) as member:
                     while piece := member.read(CHUNK):
                         yield piece
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            raise ValueError(f"corrupt zip archive: {exc}") from exc
+            raise CorruptData(f"corrupt zip archive: {exc}") from exc
 
 
 _CODECS: dict[str, type[Codec]] = {"zst": ZstdCodec, "gz": GzipCodec, "zip": ZipCodec}
@@ -250,7 +252,7 @@ def get_codec(name: str, level: int | None = None) -> Codec:
     try:
         cls = _CODECS[name]
     except KeyError:
-        raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(_CODECS)}") from None
+        raise ConfigError(f"unknown codec {name!r}; choose one of {', '.join(_CODECS)}") from None
     return cls(
         name=name, extension=f".smi.{name}", level=DEFAULT_LEVELS[name] if level is None else level
     )

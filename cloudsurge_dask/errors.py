@@ -5,14 +5,18 @@ and exit non-zero instead of a traceback::
 
     CloudSurgeError
     ├── ConfigError            bad flag, env var or option value
+    │   └── EngineMissing      the built-in engine is not installed (also a FileNotFoundError)
     ├── FormulaError           a formula line that fails the strict grammar (carries line number)
     ├── QueueError             Redis unreachable, refused, or the job is unknown
     ├── StorageError           the output URL cannot be written or read
+    │   └── ObjectNotFound     a read asked for a missing object (also a FileNotFoundError)
     ├── GeneratorError         the structure generator failed for one formula
     │   ├── GeneratorRejected  it refused the formula (`>E ...`): permanent, never retried
     │   └── GeneratorCrashed   crash, timeout, garbage or a count mismatch: retried
+    │       └── TornOutput     output that does not end with a newline (a run cut short)
     ├── ClusterError           the Dask cluster could not be started or reached
     └── VerifyError            an output part does not match its manifest
+        └── CorruptData        a part or manifest that cannot be decoded at all
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ class CloudSurgeError(Exception):
 
 class ConfigError(CloudSurgeError):
     """A setting (flag, `CLOUDSURGE_*` variable or default) is invalid."""
+
+
+class EngineMissing(ConfigError, FileNotFoundError):
+    """The built-in engine's binary is not where the package installs it (catchable as either
+    parent: a missing file is what it is, a broken install is what it means)."""
 
 
 class FormulaError(CloudSurgeError):
@@ -48,6 +57,10 @@ class StorageError(CloudSurgeError):
     """The output location cannot be written or read."""
 
 
+class ObjectNotFound(StorageError, FileNotFoundError):
+    """A read asked for an object that does not exist (catchable as either parent)."""
+
+
 class GeneratorError(CloudSurgeError):
     """The structure generator failed for one formula."""
 
@@ -64,9 +77,17 @@ class GeneratorCrashed(GeneratorError):
     """The generator crashed, hung, or printed output that does not add up; worth a retry."""
 
 
+class TornOutput(GeneratorCrashed):
+    """Generator output that does not end with a newline: the run was cut short."""
+
+
 class ClusterError(CloudSurgeError):
     """The Dask cluster could not be created or reached."""
 
 
 class VerifyError(CloudSurgeError):
     """An output part is missing, torn or altered with respect to its manifest."""
+
+
+class CorruptData(VerifyError):
+    """A stored part does not decompress, or a manifest does not parse."""

@@ -5,7 +5,7 @@ and packs tiny formulae into shards, all before anything runs; formula sizes spa
 orders of magnitude, so what matters is the order of magnitude, computed in microseconds.
 
 The model is a least-squares fit of log(count) (`benchmarks/fit_estimate.py` measures the
-counts with the engine and writes `estimate_model.json`). Its features are what decides
+counts with the engine, fits and writes `estimate_model.json`). Its features are what decides
 the size of a formula's structure space:
 
 - the atoms per valence class (1: F Cl Br I, 2: O S, 3: N P B, 4: C) and the degree of
@@ -135,34 +135,6 @@ def raw_matrix(formulae: Iterable[Formula]) -> tuple[np.ndarray, np.ndarray]:
         feasible.append(raw is not None)
         rows.append(dummy if raw is None else raw)
     return np.array(rows, dtype=float).reshape(-1, len(RAW_COLUMNS)), np.array(feasible, bool)
-
-
-def fit_counts(
-    raw: np.ndarray, counts: np.ndarray, weights: np.ndarray | None = None
-) -> list[float]:
-    """Least-squares coefficients of log(count) on the TERMS; rows with count 0 are ignored."""
-    keep = counts > 0
-    a, b = design(raw[keep]), np.log(counts[keep])
-    if weights is not None:
-        a, b = a * weights[keep, None], b * weights[keep]
-    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-    return [float(c) for c in coef]
-
-
-def fit_seconds(raw: np.ndarray, counts: np.ndarray, seconds: np.ndarray) -> dict[str, Any]:
-    """Overhead per run (median of the tiny runs) and log seconds per structure on
-    SECONDS_COLUMNS, from runs large enough for the output to dominate."""
-    tiny = counts < 100
-    overhead = float(np.median(seconds[tiny])) if tiny.any() else 0.0
-    timed = (counts >= 10_000) & (seconds > overhead + 0.005)
-    per_structure = np.log((seconds[timed] - overhead) / counts[timed])
-    coef, *_ = np.linalg.lstsq(seconds_design(raw[timed]), per_structure, rcond=None)
-    return {"overhead": overhead, "per_structure": [float(c) for c in coef]}
-
-
-def seconds_design(raw: np.ndarray) -> np.ndarray:
-    """The SECONDS_COLUMNS for rows of RAW_COLUMNS."""
-    return np.column_stack([np.ones(len(raw)), raw[:, 0], raw[:, 5], raw[:, 1]])
 
 
 @functools.cache

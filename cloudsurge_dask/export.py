@@ -8,26 +8,16 @@ import pandas as pd
 
 from .errors import ConfigError, StorageError
 from .jobqueue import JobQueue
-from .records import OK, records_frame
-from .redisserver import connect
+from .layout import RECORDS_FILE, job_url
+from .records import records_frame
 from .settings import Settings
 from .storage import open_store
-from .verify import VerifyReport, verify_job
-
-RECORDS_FILE = "records.parquet"
-
-
-def job_url(output: str, job: str) -> str:
-    return f"{output.rstrip('/')}/{job}"
 
 
 def load_records(settings: Settings, job: str) -> pd.DataFrame:
     """From Redis when --redis-url is given (live jobs), else the job's records.parquet."""
     if settings.redis_url:
-        queue = JobQueue(connect(settings.redis_url), job)
-        if not queue.exists():
-            raise ConfigError(f"no job {job} on that Redis")
-        return records_frame(queue.records())
+        return records_frame(JobQueue.open(settings.redis_url, job).records())
     store = open_store(job_url(settings.output, job))
     if not store.exists(RECORDS_FILE):
         raise StorageError(f"{store.url_of(RECORDS_FILE)} does not exist (wrong --output or job?)")
@@ -43,12 +33,3 @@ def export_records(settings: Settings, job: str, target: str) -> int:
     else:
         raise ConfigError(f"--to {target!r}: name a .parquet or .csv file")
     return len(frame)
-
-
-def verify_output(settings: Settings, job: str) -> VerifyReport:
-    """Every part against its manifest, and every manifest against the generator's totals."""
-    frame = load_records(settings.replace(redis_url=None), job)
-    done = frame[frame["status"] == OK]
-    totals = done.groupby("task")["structures"].sum()
-    expected = {str(task): int(n) for task, n in totals.items()}
-    return verify_job(open_store(job_url(settings.output, job)), expected)

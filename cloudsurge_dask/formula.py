@@ -1,4 +1,4 @@
-"""One molecular formula: a value object, its strict grammar, and formula files.
+"""One molecular formula: a value object and its strict grammar.
 
 A formula string travels from a user's file to a Redis key, a file name and a generator's
 command line, so the grammar is strict on purpose: only the elements the generator knows,
@@ -9,13 +9,10 @@ fails is refused with a `FormulaError` that names the offending token, never rep
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
 
-import fsspec
-
-from .errors import FormulaError, StorageError
+from .errors import FormulaError
 
 # Lowest valences, as the generator uses them.
 VALENCES: dict[str, int] = {
@@ -23,9 +20,6 @@ VALENCES: dict[str, int] = {
 }  # fmt: skip
 MAX_HEAVY_ATOMS = 32  # the engine's limit
 MAX_FORMULA_CHARS = 200  # far above any valid formula; bounds the work spent on junk
-MAX_LINE_BYTES = 4096  # a longer line in a formula file is junk, not a formula
-PARSE_CACHE_LINES = 1 << 16  # bounds the memory spent on remembering parsed lines
-SHOWN_BAD_LINES = 5  # bad lines quoted in a file's error; the rest are only counted
 
 _SHELL = set(";&|$`<>(){}[]*?!~'\"\\#^")
 # Fast path: a well-formed formula with small counts; anything else is diagnosed slowly.
@@ -33,7 +27,6 @@ _FAST = re.compile(r"(?:(?:Cl|Br|C|N|O|S|P|B|F|I|H)(?:[1-9][0-9]?)?)+")
 _FAST_TOKEN = re.compile(r"([A-Z][a-z]?)([0-9]*)")
 _TOKEN = re.compile(r"([A-Z][a-z]*)([0-9]*)")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]+")
-_BLANK = b" \t\r\n\x0b\x0c"
 _HILL_ORDER = sorted(VALENCES, key=lambda element: (element != "C", element))
 # Shared (element, count) pairs: millions of formulae then cost little memory.
 _PAIRS = {e: [(e, n) for n in range(MAX_HEAVY_ATOMS + 1)] for e in _HILL_ORDER}
@@ -147,7 +140,7 @@ def _diagnose(text: str) -> tuple[dict[str, int], str | None]:
     return counts, None
 
 
-def _check(text: str) -> Formula | str:
+def check_formula(text: str) -> Formula | str:
     """Parse stripped text into a Formula, or return the reason it is refused."""
     if _FAST.fullmatch(text):
         counts: dict[str, int] = {}
@@ -197,90 +190,7 @@ def parse_formula(text: str, *, line: int | None = None, source: str | None = No
     """
     if not isinstance(text, str):
         raise FormulaError(f"not a formula: expected text, got {type(text).__name__}", line, source)
-    result = _check(text.strip(" \t\r\n\x0b\x0c"))
+    result = check_formula(text.strip(" \t\r\n\x0b\x0c"))
     if isinstance(result, str):
         raise FormulaError(result, line, source)
     return result
-
-
-def _raw_lines(handle: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes | None]:
-    """Yield the lines of a binary stream without their newline; None for an overlong line."""
-    rest = b""
-    overlong = False
-    while chunk := handle.read(chunk_size):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for raw in lines:
-            yield None if overlong or len(raw) > MAX_LINE_BYTES else raw
-            overlong = False
-        if len(rest) > MAX_LINE_BYTES:
-            overlong, rest = True, b""
-    if rest or overlong:
-        yield None if overlong or len(rest) > MAX_LINE_BYTES else rest
-
-
-def read_formula_file(path_or_url: str) -> list[Formula]:
-    """Every formula of a file (local, `memory://`, `gs://`, optionally compressed), in order.
-
-    Blank lines and lines starting with `#` are skipped and duplicates keep their first
-    occurrence. If any line is bad nothing is returned: one FormulaError quotes the first
-    few bad lines with their numbers and counts them all, so a user fixes a file in one go.
-    """
-    seen: dict[Formula, None] = {}
-    parsed: dict[bytes, Formula | str] = {}  # repeated lines are parsed once
-    bad: list[tuple[int, str]] = []
-    bad_count = 0
-    try:
-        with fsspec.open(path_or_url, "rb", compression="infer") as handle:
-            for number, raw in enumerate(_raw_lines(handle), start=1):
-                if raw is None:
-                    result: Formula | str = f"line longer than {MAX_LINE_BYTES} bytes"
-                else:
-                    stripped = raw.strip(_BLANK)
-                    if not stripped or stripped[:1] == b"#":
-                        continue
-                    cached = parsed.get(stripped)
-                    if cached is None:
-                        if len(parsed) >= PARSE_CACHE_LINES:
-                            parsed.clear()
-                        cached = parsed[stripped] = _check(stripped.decode("utf-8", "replace"))
-                    result = cached
-                if isinstance(result, str):
-                    bad_count += 1
-                    if len(bad) < SHOWN_BAD_LINES:
-                        bad.append((number, result))
-                elif not bad_count:
-                    seen[result] = None
-    except OSError as exc:
-        raise StorageError(f"cannot read formula file {path_or_url}: {exc}") from exc
-    if bad_count:
-        shown = "; ".join(f"line {number}: {why}" for number, why in bad)
-        more = f"; and {bad_count - len(bad)} more" if bad_count > len(bad) else ""
-        plural = "line" if bad_count == 1 else "lines"
-        message = f"{bad_count} bad {plural} in {path_or_url}: {shown}{more}"
-        error = FormulaError(message)
-        error.line, error.source = bad[0][0], path_or_url  # the first bad line, for callers
-        raise error
-    if not seen:
-        raise FormulaError(f"no formulae in {path_or_url}")
-    return list(seen)
-
-
-def write_formula_file(formulae: Iterable[Formula], path_or_url: str) -> int:
-    """Write one Hill formula per line (compression inferred from the name); return the count."""
-    written = 0
-    try:
-        with fsspec.open(path_or_url, "wb", compression="infer") as handle:
-            batch: list[str] = []
-            for formula in formulae:
-                batch.append(formula.hill)
-                if len(batch) >= 65536:
-                    handle.write(("\n".join(batch) + "\n").encode("ascii"))
-                    written += len(batch)
-                    batch = []
-            if batch:
-                handle.write(("\n".join(batch) + "\n").encode("ascii"))
-                written += len(batch)
-    except OSError as exc:
-        raise StorageError(f"cannot write formula file {path_or_url}: {exc}") from exc
-    return written

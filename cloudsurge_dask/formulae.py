@@ -1,4 +1,5 @@
-"""The formula set of a run: every formula with 1..N heavy atoms over some elements, via CDK.
+"""The formula list of a run: every formula with 1..N heavy atoms over some elements (via
+CDK), or the formulae of a file.
 
 CDK (through JPype) enumerates the heavy-atom multisets, so the project's formula set comes
 from the same chemistry toolkit users know; Python only applies the hydrogen rule (every
@@ -14,21 +15,24 @@ the window [0.5, N+0.5] holds exactly the multisets with 1..N atoms.
 from __future__ import annotations
 
 import math
-import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .errors import ConfigError
-from .formula import MAX_HEAVY_ATOMS, VALENCES, Formula, max_hydrogens
+from .errors import ConfigError, FormulaError, StorageError
+from .formula import MAX_HEAVY_ATOMS, VALENCES, Formula, check_formula, max_hydrogens, parse_formula
+from .storage import open_file
 
 CDK_JAR_DIR = Path("/usr/share/java")
 DEBIAN_PACKAGES = "default-jre-headless libcdk-java"
 EPSILON = 1e-3  # 32 atoms * 9 * EPSILON stays far below the 0.5 margin of the window
 MAX_MULTISETS = 2_000_000  # beyond this the formula list alone would take gigabytes
+MAX_LINE_BYTES = 4096  # a longer line in a formula file is junk, not a formula
+PARSE_CACHE_LINES = 1 << 16  # bounds the memory spent on remembering parsed lines
+SHOWN_BAD_LINES = 5  # bad lines quoted in a file's error; the rest are only counted
 
-_ELEMENT_COUNT = re.compile(r"([A-Z][a-z]?)([0-9]*)")
+_BLANK = b" \t\r\n\x0b\x0c"
 _START_LOCK = threading.Lock()
 _classes: dict[str, Any] = {}
 
@@ -135,8 +139,7 @@ def heavy_atom_sets(max_heavy_atoms: int, elements: Sequence[str]) -> list[dict[
     to_string = cdk["Manipulator"].getString
     found: list[dict[str, int]] = []
     while (cdk_formula := generator.getNextFormula()) is not None:
-        text = str(to_string(cdk_formula))
-        found.append({element: int(n) if n else 1 for element, n in _ELEMENT_COUNT.findall(text)})
+        found.append(dict(parse_formula(str(to_string(cdk_formula))).counts))
     return found
 
 
@@ -152,3 +155,87 @@ def generate_formulae(max_heavy_atoms: int, elements: Sequence[str]) -> list[For
         formulae.extend(Formula(pairs, h) for h in range(max_hydrogens(pairs), -1, -2))
     formulae.sort(key=lambda formula: (formula.heavy_atoms, formula.hill))
     return formulae
+
+
+def _raw_lines(handle: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes | None]:
+    """Yield the lines of a binary stream without their newline; None for an overlong line."""
+    rest = b""
+    overlong = False
+    while chunk := handle.read(chunk_size):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for raw in lines:
+            yield None if overlong or len(raw) > MAX_LINE_BYTES else raw
+            overlong = False
+        if len(rest) > MAX_LINE_BYTES:
+            overlong, rest = True, b""
+    if rest or overlong:
+        yield None if overlong or len(rest) > MAX_LINE_BYTES else rest
+
+
+def read_formula_file(path_or_url: str) -> list[Formula]:
+    """Every formula of a file (local, `memory://`, `gs://`, optionally compressed), in order.
+
+    Blank lines and lines starting with `#` are skipped and duplicates keep their first
+    occurrence. If any line is bad nothing is returned: one FormulaError quotes the first
+    few bad lines with their numbers and counts them all, so a user fixes a file in one go.
+    """
+    seen: dict[Formula, None] = {}
+    parsed: dict[bytes, Formula | str] = {}  # repeated lines are parsed once
+    bad: list[tuple[int, str]] = []
+    bad_count = 0
+    try:
+        with open_file(path_or_url, "rb") as handle:
+            for number, raw in enumerate(_raw_lines(handle), start=1):
+                if raw is None:
+                    result: Formula | str = f"line longer than {MAX_LINE_BYTES} bytes"
+                else:
+                    stripped = raw.strip(_BLANK)
+                    if not stripped or stripped[:1] == b"#":
+                        continue
+                    cached = parsed.get(stripped)
+                    if cached is None:
+                        if len(parsed) >= PARSE_CACHE_LINES:
+                            parsed.clear()
+                        text = stripped.decode("utf-8", "replace")
+                        cached = parsed[stripped] = check_formula(text)
+                    result = cached
+                if isinstance(result, str):
+                    bad_count += 1
+                    if len(bad) < SHOWN_BAD_LINES:
+                        bad.append((number, result))
+                elif not bad_count:
+                    seen[result] = None
+    except OSError as exc:
+        raise StorageError(f"cannot read formula file {path_or_url}: {exc}") from exc
+    if bad_count:
+        shown = "; ".join(f"line {number}: {why}" for number, why in bad)
+        more = f"; and {bad_count - len(bad)} more" if bad_count > len(bad) else ""
+        plural = "line" if bad_count == 1 else "lines"
+        message = f"{bad_count} bad {plural} in {path_or_url}: {shown}{more}"
+        error = FormulaError(message)
+        error.line, error.source = bad[0][0], path_or_url  # the first bad line, for callers
+        raise error
+    if not seen:
+        raise FormulaError(f"no formulae in {path_or_url}")
+    return list(seen)
+
+
+def write_formula_file(formulae: Iterable[Formula], path_or_url: str) -> int:
+    """Write one Hill formula per line (compression inferred from the name); return the count."""
+    written = 0
+    try:
+        with open_file(path_or_url, "wb") as handle:
+            batch: list[str] = []
+            for formula in formulae:
+                batch.append(formula.hill)
+                if len(batch) >= 65536:
+                    handle.write(("\n".join(batch) + "\n").encode("ascii"))
+                    written += len(batch)
+                    batch = []
+            if batch:
+                handle.write(("\n".join(batch) + "\n").encode("ascii"))
+                written += len(batch)
+    except OSError as exc:
+        raise StorageError(f"cannot write formula file {path_or_url}: {exc}") from exc
+    return written

@@ -15,10 +15,10 @@ from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
 from .errors import CloudSurgeError, QueueError
-from .export import RECORDS_FILE, job_url
 from .formula import Formula
 from .generator import resolve_executable
 from .jobqueue import JobQueue, Progress, new_job_id
+from .layout import RECORDS_FILE
 from .plan import PlanOptions, plan_tasks
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
 from .redisserver import RedisServer, connect, redacted_url
@@ -39,19 +39,8 @@ def redis_for(settings: Settings) -> Iterator[str]:
 
 def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], job: str) -> JobMeta:
     """Put a new job on the queue; the output location is checked first."""
-    output = job_url(settings.output, job)
-    check_writable(output)
-    meta = JobMeta(
-        output=output,
-        surge=settings.surge,
-        surge_options=settings.surge_options,
-        part_size=settings.part_size,
-        codec=settings.codec,
-        generator_timeout=settings.generator_timeout,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
-        batch_size=settings.batch_size,
-    )
+    meta = JobMeta.of(settings, job)
+    check_writable(meta.root)
     queue = JobQueue(connect(client_url), job)
     options = PlanOptions(
         settings.split_structures,
@@ -134,9 +123,7 @@ def run_job(
             job = new_job_id()
             enqueue(url, settings, chosen, job)
             say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
-        queue = JobQueue(connect(url), job)
-        if not queue.exists():
-            raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
+        queue = JobQueue.open(url, job)
         meta = JobMeta.from_dict(queue.meta())
         handle = cluster()
         if handle.dashboard:
@@ -165,9 +152,9 @@ def run_job(
             raise QueueError(f"job {job} did not finish: {queue.progress()}")
     records = _reconcile(gathered, stored)
     frame = records_frame(records)
-    store = open_store(meta.output)
+    store = open_store(meta.root)
     store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
-    return Outcome(job, meta.output, frame, time.monotonic() - started)
+    return Outcome(job, meta.root, frame, time.monotonic() - started)
 
 
 def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[TaskRecord]:

@@ -65,11 +65,6 @@ class Progress:
         return self.done + self.failed >= self.total
 
 
-def _entry_order(entry_id: str) -> tuple[int, int]:
-    millis, _, sequence = entry_id.partition("-")
-    return int(millis), int(sequence or 0)
-
-
 def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -91,7 +86,7 @@ class JobQueue:
             raise QueueError(f"invalid job id {job!r}: use letters, digits, '.', '_' or '-'")
         if lease_seconds <= 0 or max_attempts < 1:
             raise ConfigError("lease_seconds must be > 0 and max_attempts >= 1")
-        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+        if not client.get_encoder().decode_responses:
             raise QueueError(
                 "JobQueue needs a client with decode_responses=True (see redisserver.connect)"
             )
@@ -113,11 +108,15 @@ class JobQueue:
         return f"JobQueue(job={self.job!r}, lease_seconds={self.lease_seconds:g})"
 
     @classmethod
-    def open(cls, url: str, job: str, **options: Any) -> JobQueue:
-        """Connect and attach to an existing job (QueueError if it is unknown)."""
-        queue = cls(connect(url), job, **options)
+    def open(cls, url: str, job: str) -> JobQueue:
+        """The one way to attach to an existing job: connect, check that it is there (one
+        QueueError if not) and take the lease and attempt limits it was queued with."""
+        queue = cls(connect(url), job)
         if not queue.exists():
-            raise QueueError(f"job {job} is unknown to Redis at {redacted_url(url)}")
+            raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
+        meta = queue.meta()
+        queue.lease_seconds = float(meta.get("lease_seconds", queue.lease_seconds))
+        queue.max_attempts = int(meta.get("max_attempts", queue.max_attempts))
         return queue
 
     @staticmethod
@@ -288,61 +287,9 @@ class JobQueue:
         with self._errors():
             return [str(line) for line in self.client.lrange(self.errors_key, 0, -1)]
 
-    def requeue_unfinished(self) -> int:
-        """Re-add tasks with neither a final record nor a live (pending or unread) entry.
-
-        With Redis state intact this is a no-op safety net: tasks of dead workers stay pending
-        and are reclaimed after `lease_seconds`. If Redis lost the job (no AOF) there is
-        nothing to resume and this raises QueueError. Run it before workers start leasing;
-        a race with a worker can only cause redundant work, never a double count.
-        """
-        with self._errors():
-            if self.client.hget(self.progress_key, "total") is None:
-                raise QueueError(f"job {self.job} is unknown or its creation did not finish")
-            final = set(self.client.hkeys(self.records_key))
-            groups = {g["name"]: g for g in self.client.xinfo_groups(self.stream_key)}
-            if GROUP not in groups:
-                self.client.xgroup_create(self.stream_key, GROUP, id="0")
-                groups[GROUP] = {"last-delivered-id": "0-0"}
-            delivered = _entry_order(str(groups[GROUP]["last-delivered-id"]))
-            pending = self._pending_ids()
-            attempts: dict[str, int] = {}
-            live: set[str] = set()
-            for entry_id, fields in self._entries():
-                key = fields["task"]
-                attempts[key] = max(attempts.get(key, 1), int(fields.get("attempt", 1)))
-                if entry_id in pending or _entry_order(entry_id) > delivered:
-                    live.add(key)
-            missing = [key for key in attempts if key not in final and key not in live]
-            for start in range(0, len(missing), BATCH):
-                self._add([(key, attempts[key]) for key in missing[start : start + BATCH]])
-        return len(missing)
-
     def _add(self, entries: list[tuple[str, int]]) -> int:
         args = [value for entry in entries for value in entry]
         return int(self._enqueue(keys=[self.stream_key], args=args))
-
-    def _pending_ids(self) -> set[str]:
-        ids: set[str] = set()
-        start = "-"
-        while True:
-            rows = self.client.xpending_range(self.stream_key, GROUP, start, "+", 1000)
-            ids.update(str(row["message_id"]) for row in rows)
-            if len(rows) < 1000:
-                return ids
-            millis, sequence = _entry_order(str(rows[-1]["message_id"]))
-            start = f"{millis}-{sequence + 1}"
-
-    def _entries(self) -> Iterator[tuple[str, dict[str, str]]]:
-        start = "-"
-        while True:
-            rows: list[tuple[str, dict[str, str]]] = self.client.xrange(  # type: ignore[assignment]
-                self.stream_key, start, "+", count=BATCH
-            )
-            yield from rows
-            if len(rows) < BATCH:
-                return
-            start = "(" + rows[-1][0]
 
     def delete(self) -> int:
         """Remove every key of this job (and its id from the jobs set); returns keys deleted."""

@@ -26,7 +26,7 @@ import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
-from .errors import QueueError
+from .errors import ConfigError, QueueError
 
 HOST = "127.0.0.1"
 _LOG = "redis.log"
@@ -57,6 +57,13 @@ def _scrub(text: str, url: str) -> str:
         if password:
             text = text.replace(password, "***").replace(unquote(password), "***")
     return text
+
+
+def required_url(url: str | None, who: str) -> str:
+    """The one check that a command which cannot embed a Redis of its own was given one."""
+    if not url:
+        raise ConfigError(f"{who} needs --redis-url (or CLOUDSURGE_REDIS_URL)")
+    return url
 
 
 def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:

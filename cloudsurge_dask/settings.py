@@ -1,8 +1,10 @@
-"""One frozen settings object, built once by the CLI.
+"""Every setting of the project, each declared once (see `declaration.py`), and the part of
+them a queued job stores for its workers.
 
 Each value comes from its command-line flag, else from the `CLOUDSURGE_<NAME>` environment
-variable, else from the default here. Validation happens once, here, so the rest of the code
-can trust a `Settings`. Nothing in this module touches the network or the disk.
+variable, else from the default here. Validation runs through each setting's click type,
+whichever way a `Settings` is made, so the rest of the code can trust one. Nothing in this
+module touches the network or the disk.
 """
 
 from __future__ import annotations
@@ -10,166 +12,222 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import click
+
+from .declaration import check, declared, setting
 from .errors import ConfigError
+from .formula import MAX_HEAVY_ATOMS, VALENCES
+from .generator import validate_options
+from .layout import job_url
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
 CODECS = ("zst", "gz", "zip")
 CLUSTER_KINDS = ("local", "kubernetes")
 
-
-def _positive_int(value: str | int) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be a positive whole number")
-    return number
-
-
-def _non_negative_int(value: str | int) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be a whole number, 0 or more")
-    return number
+# the subcommands each kind of setting applies to
+FORMULAE = ("run", "formulae")
+REDIS = ("run", "enqueue", "worker", "status", "export")
+QUEUED = ("run", "enqueue")  # fixed when a job is queued
+OUTPUT = ("run", "enqueue", "export", "verify")
+RUN = ("run",)
+KUBE_OBJECTS = ("run", "manifests")  # also rendered into the Kubernetes objects
 
 
-def _non_negative_float(value: str | float) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError("must not be negative")
-    return number
+class ElementList(click.ParamType):
+    """Heavy elements as `C,N,O` (commas or spaces), each one the generator knows."""
+
+    name = "elements"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        if not items:
+            self.fail("name at least one element", param, ctx)
+        unknown = [item for item in items if item not in VALENCES]
+        if unknown:
+            self.fail(
+                f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
+                f"{', '.join(VALENCES)} (hydrogens are implied)",
+                param,
+                ctx,
+            )
+        return tuple(items)
 
 
-def _positive_float(value: str | float) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError("must be a positive number of seconds")
-    return number
+class GeneratorOptions(click.ParamType):
+    """Generator options as one string ('-T -P') or a sequence, each checked by the whitelist."""
+
+    name = "options"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
+        try:
+            words = shlex.split(value) if isinstance(value, str) else list(value)
+        except ValueError as exc:  # shlex: an unbalanced quote
+            self.fail(f"cannot split {value!r} into options: {exc}", param, ctx)
+        try:
+            return validate_options(words)
+        except ConfigError as exc:
+            self.fail(str(exc).removeprefix("--surge-options: "), param, ctx)
 
 
-def _words(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(shlex.split(value))
-    return tuple(value)
+def _cores() -> int:
+    return os.cpu_count() or 1
 
 
-def _surge_options(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    from .generator import validate_options
-
-    try:
-        return validate_options(_words(value))
-    except ConfigError as exc:
-        raise ValueError(str(exc).removeprefix("--surge-options: ")) from None
-
-
-def _elements(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return tuple(value)
-
-
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return value
-
-    return parse
-
-
-def _flag(value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _optional_str(value: str | None) -> str | None:
-    return value or None
+POSITIVE = click.IntRange(min=1)
+COUNT = click.IntRange(min=0)
+SECONDS = click.FloatRange(min=0)
+TEXT = click.STRING
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs to know; see `python -m cloudsurge_dask run --help`."""
 
-    # formulae
-    max_heavy_atoms: int = 6
-    elements: tuple[str, ...] = DEFAULT_ELEMENTS
-    formulae: str | None = None
-    # queue
-    redis_url: str | None = None
-    lease_seconds: float = 60.0
-    max_attempts: int = 3
-    batch_size: int = 4
-    split_structures: int = 20_000_000
-    shard_structures: int = 1_000_000
-    shard_formulae: int = 256
-    # generator
-    surge: str | None = None
-    surge_options: tuple[str, ...] = ()
-    generator_timeout: float = 0.0
-    # sink
-    output: str = "./results"
-    part_size: int = 10_000_000
-    codec: str = "zst"
-    # cluster
-    cluster: str = "local"
-    scheduler: str | None = None
-    workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
-    # kubernetes
-    image: str = "cloudsurge-dask-worker:latest"
-    namespace: str = "default"
-    pods: int = 2
-    processes_per_pod: int = 1
-    pod_cpu: str = "1"
-    pod_memory: str = "2Gi"
-    pod_ephemeral_storage: str = "1Gi"
-    redis_secret: str = "cloudsurge-redis"
-    storage_secret: str | None = None
-    service_account: str | None = None
-    adaptive_max: int = 0
-    cluster_timeout: float = 300.0
+    max_heavy_atoms: int = setting(
+        6, "Enumerate every formula with 1..N heavy atoms.",
+        click.IntRange(1, MAX_HEAVY_ATOMS), FORMULAE, "Formulae",
+    )
+    elements: tuple[str, ...] = setting(
+        DEFAULT_ELEMENTS, "Heavy elements of the formula set, comma separated.",
+        ElementList(), FORMULAE, "Formulae",
+    )
+    formulae: str | None = setting(
+        None, "Read formulae from this file or URL (one per line, # comments) instead of CDK.",
+        click.Path(), FORMULAE, "Formulae",
+    )
+    redis_url: str | None = setting(
+        None, "Redis URL of the queue (redis://:PASSWORD@HOST:PORT/DB); put it in the variable, "
+        "so its password does not show in `ps`.", TEXT, REDIS, "Queue",
+        shown_default="embedded private redis-server (random port and password)",
+    )
+    lease_seconds: float = setting(
+        60.0, "A task whose worker stops renewing it for this long is taken over.",
+        click.FloatRange(min=0, min_open=True), QUEUED, "Queue", stored=True,
+    )
+    max_attempts: int = setting(
+        3, "Tries per task before it is recorded as failed.", POSITIVE, QUEUED, "Queue",
+        stored=True,
+    )
+    batch_size: int = setting(
+        4, "Tasks a worker leases at once.", POSITIVE, QUEUED, "Queue", stored=True,
+    )
+    split_structures: int = setting(
+        20_000_000, "Split a formula estimated above this many structures into `-m res/mod` "
+        "slices of about this size (0: never); smaller when a quarter of one drain's share of "
+        "the whole job is smaller (but not below 1,000,000).", COUNT, QUEUED, "Queue",
+    )
+    shard_structures: int = setting(
+        1_000_000, "Group formulae estimated below this many structures into shards of about "
+        "this size sharing one set of parts (0: never).", COUNT, QUEUED, "Queue",
+    )
+    shard_formulae: int = setting(
+        256, "At most this many formulae in one shard.", POSITIVE, QUEUED, "Queue",
+    )
+    surge: str | None = setting(
+        None, "Generator executable.", click.Path(dir_okay=False), QUEUED, "Generator",
+        stored=True, shown_default="`surge` on PATH, else the built-in engine",
+    )
+    surge_options: tuple[str, ...] = setting(
+        (), "Generator filter options, e.g. '-T -P' (whitelist: -T -P -t# -f# -p# -B#).",
+        GeneratorOptions(), QUEUED, "Generator", stored=True,
+    )
+    generator_timeout: float = setting(
+        0.0, "Kill a generator run after this many seconds (0: no limit).", SECONDS, QUEUED,
+        "Generator", stored=True,
+    )
+    output: str = setting(
+        "./results", "Output URL; the job's files go to OUTPUT/JOB/ (a folder, `gs://bucket/"
+        "prefix` through gcsfs with default credentials or the emulator at "
+        "STORAGE_EMULATOR_HOST, `memory://`).", TEXT, OUTPUT, "Output",
+    )
+    part_size: int = setting(
+        10_000_000, "At most this many structures per compressed part.", POSITIVE, QUEUED,
+        "Output", stored=True,
+    )
+    codec: str = setting(
+        "zst", "Part compression (gz: ISA-L gzip; zip: deflate, like the reference system's "
+        "parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
+    )
+    cluster: str = setting(
+        "local", "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
+    )
+    scheduler: str | None = setting(
+        None, "Address of an existing Dask scheduler to use instead of a new cluster.", TEXT,
+        RUN, "Cluster",
+    )
+    workers: int = setting(
+        _cores, "Local worker processes, one single-threaded drain each.", POSITIVE, RUN,
+        "Cluster", shown_default="number of cores",
+    )
+    cluster_timeout: float = setting(
+        300.0, "Seconds to wait for a cluster or scheduler before giving up (0: no limit).",
+        SECONDS, RUN, "Cluster",
+    )
+    image: str = setting(
+        "cloudsurge-dask-worker:latest", "Worker image.", TEXT, KUBE_OBJECTS, "Kubernetes",
+    )
+    namespace: str = setting(
+        "default", "Namespace of every object.", TEXT, KUBE_OBJECTS, "Kubernetes",
+    )
+    pods: int = setting(2, "Worker pods.", POSITIVE, RUN, "Kubernetes")
+    processes_per_pod: int = setting(
+        1, "Worker processes (drains) per pod.", POSITIVE, RUN, "Kubernetes",
+    )
+    pod_cpu: str = setting(
+        "1", "CPU request and limit per worker pod.", TEXT, KUBE_OBJECTS, "Kubernetes",
+    )
+    pod_memory: str = setting(
+        "2Gi", "Memory request and limit per worker pod.", TEXT, KUBE_OBJECTS, "Kubernetes",
+    )
+    pod_ephemeral_storage: str = setting(
+        "1Gi", "Ephemeral-storage (scratch) request and limit per worker pod.", TEXT,
+        KUBE_OBJECTS, "Kubernetes",
+    )
+    redis_secret: str = setting(
+        "cloudsurge-redis", "Secret holding the Redis URL under key 'url' (and the server's "
+        "password under 'password').", TEXT, KUBE_OBJECTS, "Kubernetes",
+    )
+    storage_secret: str | None = setting(
+        None, "Secret with a storage key file key.json (else Workload Identity).", TEXT,
+        KUBE_OBJECTS, "Kubernetes",
+    )
+    service_account: str | None = setting(
+        None, "Service account of the worker pods (Workload Identity).", TEXT, RUN,
+        "Kubernetes",
+    )
+    adaptive_max: int = setting(
+        0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
+    )
 
     @classmethod
     def build(
         cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
     ) -> Settings:
-        """Merge flags (None means 'not given'), `CLOUDSURGE_*` variables and defaults."""
+        """Merge flags (None means 'not given'), `CLOUDSURGE_*` variables and defaults; values
+        may be text (as typed) or already typed."""
         flags = flags or {}
         env = os.environ if env is None else env
-        unknown = set(flags) - {f.name for f in fields(cls)}
+        known = {item.name: item for item in declared(cls)}
+        unknown = set(flags) - set(known)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = flags.get(field.name)
-            origin = f"--{field.name.replace('_', '-')}"
+        for name, item in known.items():
+            raw, origin = flags.get(name), item.flag
             if raw is None:
-                variable = f"CLOUDSURGE_{field.name.upper()}"
-                if variable not in env:
-                    continue
-                raw, origin = env[variable], variable
-            try:
-                values[field.name] = _PARSERS[field.name](raw)
-            except ValueError as exc:
-                raise ConfigError(f"{origin}={raw!r}: {exc}") from None
+                raw, origin = env.get(item.variable), item.variable
+            if raw is None or (raw == "" and item.default is None):
+                continue
+            values[name] = item.parse(raw, origin)
         return cls(**values)
 
     def __post_init__(self) -> None:
         """Checks that hold however the object was made (build, replace, or directly)."""
-        from .generator import validate_options
-
-        validate_options(self.surge_options)
-        if self.max_heavy_atoms > 32:
-            raise ConfigError("--max-heavy-atoms: at most 32 heavy atoms are supported")
-        if not self.elements:
-            raise ConfigError("--elements: name at least one element")
+        check(self)
         if self.scheduler and self.cluster == "kubernetes":
             raise ConfigError("--scheduler and --cluster kubernetes exclude each other")
 
@@ -178,63 +236,30 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "max_heavy_atoms": _positive_int,
-    "elements": _elements,
-    "formulae": _optional_str,
-    "redis_url": _optional_str,
-    "lease_seconds": _positive_float,
-    "max_attempts": _positive_int,
-    "batch_size": _positive_int,
-    "split_structures": _non_negative_int,
-    "shard_structures": _non_negative_int,
-    "shard_formulae": _positive_int,
-    "surge": _optional_str,
-    "surge_options": _surge_options,
-    "generator_timeout": _non_negative_float,
-    "output": str,
-    "part_size": _positive_int,
-    "codec": _choice(*CODECS),
-    "cluster": _choice(*CLUSTER_KINDS),
-    "scheduler": _optional_str,
-    "workers": _positive_int,
-    "image": str,
-    "namespace": str,
-    "pods": _positive_int,
-    "processes_per_pod": _positive_int,
-    "pod_cpu": str,
-    "pod_memory": str,
-    "pod_ephemeral_storage": str,
-    "redis_secret": str,
-    "storage_secret": _optional_str,
-    "service_account": _optional_str,
-    "adaptive_max": int,
-    "cluster_timeout": _non_negative_float,
-}
+STORED = tuple(item.name for item in declared(Settings) if item.stored)
 
 
 @dataclass(frozen=True)
 class JobMeta:
-    """The part of the settings every worker must know about a job, fixed when the job is
-    queued and stored with it in Redis, so workers started elsewhere agree with the client."""
+    """What every worker must know about a job, fixed when the job is queued and stored with
+    it in Redis, so workers started elsewhere agree with the client: the job's own folder
+    (`root`) and the settings declared `stored` (the others stay at their defaults)."""
 
-    output: str
-    surge: str | None
-    surge_options: tuple[str, ...]
-    part_size: int
-    codec: str
-    generator_timeout: float
-    lease_seconds: float
-    max_attempts: int
-    batch_size: int
+    root: str
+    settings: Settings
+
+    @classmethod
+    def of(cls, settings: Settings, job: str) -> JobMeta:
+        return cls(job_url(settings.output, job), settings)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["surge_options"] = list(self.surge_options)
+        """JSON-ready; the job's folder under the key `output`."""
+        data: dict[str, Any] = {name: getattr(self.settings, name) for name in STORED}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        data["output"] = self.root
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobMeta:
-        values = {name: data[name] for name in cls.__dataclass_fields__}
-        values["surge_options"] = tuple(values["surge_options"])
-        return cls(**values)
+    def from_dict(cls, data: Mapping[str, Any]) -> JobMeta:
+        stored = {name: data[name] for name in STORED if name in data}
+        return cls(str(data["output"]), Settings.build(stored, env={}))

@@ -1,9 +1,7 @@
 """Turn a generator's raw stdout into compressed parts plus one manifest per task.
 
-Layout under the job root::
-
-    parts/<key>/<key>.<NNNNN><ext>     at most `part_size` structures (lines) each
-    manifests/<key>.json               written last: the commit point of the task
+The paths come from `layout` (a part holds at most `part_size` structures, the manifest is
+written last: the commit point of the task).
 
 The hot path never looks at single lines in Python: it counts newlines per block with
 numpy and locates a part boundary with numpy only in a block that holds one.
@@ -28,21 +26,13 @@ from typing import Any
 import numpy as np
 
 from .codec import Codec
+from .errors import CorruptData, TornOutput
+from .layout import manifest_path, part_path
 from .storage import Store
 from .task import Task
 
-PARTS = "parts"
-MANIFESTS = "manifests"
 _NEWLINE = np.uint8(10)  # numpy counts newlines ~4x faster than bytes.count (SIMD compare)
 QUEUE_DEPTH = 8  # blocks (~1 MiB each) waiting for the compression thread
-
-
-def part_path(key: str, index: int, extension: str) -> str:
-    return f"{PARTS}/{key}/{key}.{index:05d}{extension}"
-
-
-def manifest_path(key: str) -> str:
-    return f"{MANIFESTS}/{key}.json"
 
 
 @dataclass(frozen=True)
@@ -79,7 +69,7 @@ class PartInfo:
                 sha256=str(data["sha256"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed part entry: {exc!r}") from exc
+            raise CorruptData(f"malformed part entry: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -125,8 +115,8 @@ class Manifest:
                 parts=tuple(PartInfo.from_dict(p) for p in data["parts"]),
                 index=tuple((str(f), int(n)) for f, n in data.get("index", ())),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed manifest: {exc}") from exc
+        except (KeyError, TypeError, ValueError, CorruptData) as exc:
+            raise CorruptData(f"malformed manifest: {exc}") from exc
 
 
 class _PartWriter(threading.Thread):
@@ -236,15 +226,15 @@ class Sink:
         `before_commit` sees the finished manifest once every part is stored and before the
         manifest is written: raising there (say, the generator's exit status or its own count
         disagrees) leaves the task uncommitted; returning a manifest (a shard's with its
-        `index` filled in) writes that one instead. Raises ValueError if the output does not end
-        with a newline (a torn generator run), StorageError if a part or the manifest cannot
+        `index` filled in) writes that one instead. Raises TornOutput if the output does not end
+        with a newline (a generator run cut short), StorageError if a part or the manifest cannot
         be stored. Whenever it raises, no manifest is written, so parts already stored stay
         uncommitted orphans.
         """
         writer = _PartWriter(self.store, self.codec, task.key, self.queue_depth)
         writer.start()
         try:
-            in_part = self._feed(writer, blocks)
+            in_part = self._feed(writer, blocks, task.key)
             if in_part:
                 writer.end_part(in_part)
             parts = tuple(writer.finish())
@@ -265,7 +255,7 @@ class Sink:
         self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
         return manifest
 
-    def _feed(self, writer: _PartWriter, blocks: Iterable[bytes | bytearray]) -> int:
+    def _feed(self, writer: _PartWriter, blocks: Iterable[bytes | bytearray], key: str) -> int:
         """Cut blocks at every `part_size`-th newline; return the structures of the open part."""
         size, in_part, last = self.part_size, 0, 10
         for block in blocks:
@@ -288,5 +278,5 @@ class Sink:
             if start < len(block):
                 writer.put(view[start:])
         if last != 10:
-            raise ValueError("output does not end with a newline")
+            raise TornOutput(f"{key}: output does not end with a newline")
         return in_part

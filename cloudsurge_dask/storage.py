@@ -10,15 +10,9 @@ no local temporary files.
 
 from __future__ import annotations
 
-import os
-
-# gcsfs reads this when it is imported and otherwise probes every bucket over gRPC/TLS (a
-# ~60 s stall against an HTTP emulator). Set it before anything imports gcsfs, in every
-# process that imports this module (Dask workers included).
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-
 import contextlib
 import errno
+import os
 import random
 import time
 import uuid
@@ -27,7 +21,7 @@ from typing import Any, TypeVar
 
 import fsspec
 
-from .errors import StorageError
+from .errors import ObjectNotFound, StorageError
 
 RETRIES = 5  # attempts per operation, on top of gcsfs's own retries
 BACKOFF_SECONDS = 0.2  # first pause; doubles per attempt, jittered by x0.5-1.5
@@ -40,8 +34,20 @@ _GCS_PROTOCOLS = {"gs", "gcs"}
 _T = TypeVar("_T")
 
 
-class ObjectNotFound(StorageError, FileNotFoundError):
-    """A read asked for an object that does not exist (catchable as either parent)."""
+
+
+def _without_grpc_probe() -> None:
+    """gcsfs reads this switch when it is imported and otherwise asks every bucket's type over
+    gRPC/TLS (a ~60 s stall against an HTTP emulator). Every URL is opened through this module,
+    so setting it here, before fsspec first imports gcsfs, covers every process (Dask workers
+    included) without a side effect at import time."""
+    os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+def open_file(url: str, mode: str) -> Any:
+    """An fsspec file context for a single file (compression inferred from the name)."""
+    _without_grpc_probe()
+    return fsspec.open(url, mode, compression="infer")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -221,6 +227,7 @@ def open_store(url: str, **options: Any) -> Store:
     if not url:
         raise StorageError("no output location given")
     protocol = url.split("://", 1)[0] if "://" in url else "file"
+    _without_grpc_probe()
     fs_options = _storage_options(protocol, options)
     try:
         fs, root = fsspec.core.url_to_fs(url, **fs_options)

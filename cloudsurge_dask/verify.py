@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .codec import get_codec
-from .errors import StorageError, VerifyError
-from .sink import MANIFESTS, PARTS, Manifest, PartInfo, manifest_path
-from .storage import Store
+from .errors import ConfigError, StorageError, VerifyError
+from .export import load_records
+from .layout import MANIFESTS, PARTS, job_url, manifest_path
+from .records import OK
+from .settings import Settings
+from .sink import Manifest, PartInfo
+from .storage import Store, open_store
 
 
 @dataclass
@@ -43,6 +47,16 @@ class VerifyReport:
             shown = "; ".join(self.problems[:5])
             more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
             raise VerifyError(f"{len(self.problems)} problem(s): {shown}{more}")
+
+
+def verify_output(settings: Settings, job: str) -> VerifyReport:
+    """Every part of a job against its manifest, and every manifest against the structure
+    counts the generator reported (the job's saved records name the ok tasks and counts)."""
+    frame = load_records(settings.replace(redis_url=None), job)
+    done = frame[frame["status"] == OK]
+    totals = done.groupby("task")["structures"].sum()
+    expected = {str(task): int(n) for task, n in totals.items()}
+    return verify_job(open_store(job_url(settings.output, job)), expected)
 
 
 def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> VerifyReport:
@@ -97,7 +111,7 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
 def _load(store: Store, key: str, report: VerifyReport) -> Manifest | None:
     try:
         manifest = Manifest.from_json(store.read_bytes(manifest_path(key)))
-    except (StorageError, ValueError) as exc:
+    except (StorageError, VerifyError) as exc:
         report.problems.append(f"{manifest_path(key)}: {exc}")
         return None
     if manifest.task != key:
@@ -114,7 +128,7 @@ def _check_manifest(store: Store, manifest: Manifest, report: VerifyReport) -> N
             report.problems.append(f"{where}: {name} {getattr(manifest, name)} != sum {total}")
     try:
         codec = get_codec(manifest.codec)
-    except ValueError as exc:
+    except ConfigError as exc:
         report.problems.append(f"{where}: {exc}")
         return
     for part in parts:
@@ -147,7 +161,7 @@ def _check_part(store: Store, part: PartInfo, codec_name: str) -> str | None:
             lines += piece.count(b"\n")
             raw += len(piece)
             last = piece[-1:]
-    except ValueError as exc:
+    except VerifyError as exc:
         return str(exc)
     if raw and last != b"\n":
         return "content does not end with a newline"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import re
 import socket
@@ -21,19 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .codec import get_codec
-from .errors import (
-    ConfigError,
-    GeneratorCrashed,
-    GeneratorError,
-    GeneratorRejected,
-    QueueError,
-    StorageError,
-)
+from .errors import GeneratorCrashed, GeneratorError, GeneratorRejected, QueueError, StorageError
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
-from .redisserver import connect
-from .settings import JobMeta
+from .redisserver import required_url
+from .settings import JobMeta, Settings
 from .sink import Manifest, Sink
 from .storage import open_store
 from .task import Task
@@ -59,6 +53,11 @@ class _Run:
     raw_bytes: int | None
     error: str | None = None
     cpu_seconds: float = 0.0
+
+
+# a source of one task's generator output: fills the list with one _Run per formula as the
+# generator runs end, so the list is complete once the blocks are exhausted
+Source = Callable[[Task, list[_Run]], Iterator[bytearray]]
 
 
 class _Heartbeat:
@@ -94,30 +93,28 @@ class Worker:
     """Drains one job; `run()` returns the records this worker made final."""
 
     def __init__(self, redis_url: str, job: str, consumer: str | None = None) -> None:
-        client = connect(redis_url)
-        probe = JobQueue(client, job)
-        self.meta = JobMeta.from_dict(probe.meta())
+        self.queue = JobQueue.open(redis_url, job)
+        meta = JobMeta.from_dict(self.queue.meta())
         self.job = job
-        self.queue = JobQueue(
-            client, job, lease_seconds=self.meta.lease_seconds, max_attempts=self.meta.max_attempts
-        )
+        self.settings = meta.settings  # what the job was queued with
         self.consumer = consumer or consumer_name()
-        self.executable = resolve_executable(self.meta.surge)
+        self.executable = resolve_executable(self.settings.surge)
         self.batch_capable = takes_several_formulae(self.executable)
         self.sink = Sink(
-            open_store(self.meta.output), get_codec(self.meta.codec), self.meta.part_size
+            open_store(meta.root), get_codec(self.settings.codec), self.settings.part_size
         )
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
         records: list[TaskRecord] = []
-        heartbeat = _Heartbeat(self.queue, self.consumer, max(self.meta.lease_seconds / 3, 0.05))
+        lease_seconds = self.settings.lease_seconds
+        heartbeat = _Heartbeat(self.queue, self.consumer, max(lease_seconds / 3, 0.05))
         try:
             while True:
-                leases = self.queue.lease(self.consumer, self.meta.batch_size)
+                leases = self.queue.lease(self.consumer, self.settings.batch_size)
                 if not leases:
                     if self.queue.finished():
                         return records
-                    time.sleep(min(max(self.meta.lease_seconds / 4, 0.05), 0.25))
+                    time.sleep(min(max(lease_seconds / 4, 0.05), 0.25))
                     continue
                 heartbeat.hold(leases)
                 for index, lease in enumerate(leases):
@@ -141,9 +138,8 @@ class Worker:
         task = lease.task
         started = utcnow()
         clock = time.perf_counter()
-        runs: list[_Run] = []
         try:
-            manifest = self._write_task(task, runs)
+            manifest, runs = self._write_task(task)
         except (GeneratorError, StorageError) as exc:
             permanent = isinstance(exc, GeneratorError) and exc.permanent
             status = REJECTED if permanent else FAILED
@@ -174,29 +170,28 @@ class Worker:
         self.queue.complete(lease, records)
         return records
 
-    def _write_task(self, task: Task, runs: list[_Run]) -> Manifest:
+    def _write_task(self, task: Task) -> tuple[Manifest, list[_Run]]:
         """A shard in one batch process; each formula the generator refuses (it names the
         first bad one) is set aside and the batch run again; if the refusal names none,
         one process per formula."""
         if not (self.batch_capable and task.members):
-            return self._write(task, runs, batch=False)
+            return self._write(task, self._one_by_one)
         refused: dict[str, str] = {}
         while len(refused) < len(task.members):
-            runs.clear()
             try:
-                return self._write(task, runs, batch=True, refused=refused)
+                return self._write(task, functools.partial(self._batch, refused=dict(refused)))
             except GeneratorRejected as exc:
                 named = _REFUSED.search(str(exc))
                 if named is None or named["formula"] in refused:
                     break
                 refused[named["formula"]] = f"{named['formula']}: {named['reason']}"
-        runs.clear()
-        return self._write(task, runs, batch=False)
+        return self._write(task, self._one_by_one)
 
-    def _write(
-        self, task: Task, runs: list[_Run], *, batch: bool, refused: dict[str, str] | None = None
-    ) -> Manifest:
-        """Stream the task's generator output into the sink; fill `runs` per formula."""
+    def _write(self, task: Task, source: Source) -> tuple[Manifest, list[_Run]]:
+        """Stream the task's generator output into the sink; returns the manifest and the
+        runs of this attempt (a list of its own, read by the commit check once the source
+        is exhausted)."""
+        runs: list[_Run] = []
 
         def check(manifest: Manifest) -> Manifest:
             reported = sum(run.structures for run in runs)
@@ -210,21 +205,23 @@ class Worker:
             index = tuple((run.formula, run.structures) for run in runs if run.error is None)
             return dataclasses.replace(manifest, index=index)
 
-        blocks = self._batch(task, runs, refused or {}) if batch else self._chain(task, runs)
-        try:
-            return self.sink.write_task(task, blocks, check)
-        except ValueError as exc:
-            raise GeneratorCrashed(f"{task.key}: {exc}") from None
+        return self.sink.write_task(task, source(task, runs), check), runs
 
-    def _batch(self, task: Task, runs: list[_Run], refused: dict[str, str]) -> Iterator[bytearray]:
-        chosen = [formula for formula in task.formulae if formula not in refused]
-        with Generation(
+    def _generation(self, task: Task, formulae: list[str] | None = None) -> Generation:
+        return Generation(
             self.executable,
             task,
-            self.meta.surge_options,
-            self.meta.generator_timeout,
-            formulae=chosen,
-        ) as generation:
+            self.settings.surge_options,
+            self.settings.generator_timeout,
+            formulae=formulae,
+        )
+
+    def _batch(
+        self, task: Task, runs: list[_Run], *, refused: dict[str, str]
+    ) -> Iterator[bytearray]:
+        """All formulae of a shard but the refused ones in one generator process."""
+        chosen = [formula for formula in task.formulae if formula not in refused]
+        with self._generation(task, chosen) as generation:
             yield from generation.blocks()
             result = generation.result
         total = max(sum(result.times), 1e-9)
@@ -240,13 +237,12 @@ class Worker:
                 cpu_seconds=result.cpu_seconds * share,
             ))  # fmt: skip
 
-    def _chain(self, task: Task, runs: list[_Run]) -> Iterator[bytearray]:
+    def _one_by_one(self, task: Task, runs: list[_Run]) -> Iterator[bytearray]:
+        """One generator process per formula of the task, their outputs one after another."""
         for formula in task.formulae:
             single = Task(formula) if task.members else task
             wrote = 0
-            with Generation(
-                self.executable, single, self.meta.surge_options, self.meta.generator_timeout
-            ) as generation:
+            with self._generation(single) as generation:
                 try:
                     for block in generation.blocks():
                         wrote += len(block)
@@ -285,7 +281,5 @@ def drain(redis_url: str | None, job: str) -> RecordBatch:
     `redis_url` None means: the worker's own `CLOUDSURGE_REDIS_URL` (pods get the in-cluster
     address from a Secret; the client may only see Redis through a port-forward).
     """
-    url = redis_url or os.environ.get("CLOUDSURGE_REDIS_URL")
-    if not url:
-        raise ConfigError("drain: no Redis URL given and CLOUDSURGE_REDIS_URL is not set")
+    url = required_url(redis_url or Settings.build().redis_url, "a drain")
     return RecordBatch(tuple(Worker(url, job).run()))

@@ -444,10 +444,11 @@ def check_job(
     the formula; failed and rejected tasks must have none (orphan parts allowed there only).
     """
     from cloudsurge_dask.codec import get_codec
-    from cloudsurge_dask.export import RECORDS_FILE, verify_output
+    from cloudsurge_dask.layout import PARTS, RECORDS_FILE, manifest_path
     from cloudsurge_dask.records import FAILED, OK, REJECTED, records_frame
-    from cloudsurge_dask.sink import PARTS, Manifest, manifest_path
+    from cloudsurge_dask.sink import Manifest
     from cloudsurge_dask.storage import open_store
+    from cloudsurge_dask.verify import verify_output
 
     frame = outcome.records
     tasks = [str(task) for task in frame["task"]]

@@ -7,11 +7,23 @@ import functools
 import os
 from pathlib import Path
 
-REFERENCE = Path(
-    os.environ.get(
-        "CLOUDSURGE_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"
-    )
-)
+
+
+def find_reference() -> Path:
+    """`CLOUDSURGE_REFERENCE` if set, else the first `shared/reference` folder found beside
+    this checkout or any folder above it (a worktree may sit deeper than ../shared)."""
+    named = os.environ.get("CLOUDSURGE_REFERENCE")
+    if named:
+        return Path(named)
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        candidate = folder / "shared" / "reference"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "shared" / "reference"  # absent: errors name the usual place
+
+
+REFERENCE = find_reference()
 
 
 @functools.cache

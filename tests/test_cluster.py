@@ -274,3 +274,19 @@ def test_kubernetes_handle_uses_the_spec_and_closes_the_cluster(
         expected = kube_cluster_spec(settings, name=made.spec_given["metadata"]["name"])
         assert made.spec_given == expected
     assert made.status.name == "closed"
+
+
+def test_forget_still_unregisters_a_failed_kube_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_forget` is the one place that uses a private name of dask-kubernetes
+    (`KubeCluster._instances`): a failed constructor must leave nothing for its exit-time
+    reaper. If an upgrade renames or reshapes that registry, this fails loudly."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    operator = cluster_module._operator()
+    name = cluster_module.cluster_name()
+    with pytest.raises(ValueError, match="valid credentials"):
+        operator.KubeCluster(name=name, shutdown_on_close=True, quiet=True)
+    assert name in {instance.name for instance in operator.KubeCluster._instances}
+    cluster_module._forget(operator, name)
+    assert name not in {instance.name for instance in operator.KubeCluster._instances}

@@ -14,6 +14,7 @@ import pytest
 
 from cloudsurge_dask import codec as codec_module
 from cloudsurge_dask.codec import CHUNK, get_codec
+from cloudsurge_dask.errors import ConfigError, CorruptData
 from cloudsurge_dask.settings import CODECS
 
 
@@ -63,7 +64,7 @@ def test_extensions_and_names() -> None:
         "gz": ".smi.gz",
         "zip": ".smi.zip",
     }
-    with pytest.raises(ValueError, match="unknown codec"):
+    with pytest.raises(ConfigError, match="unknown codec"):
         get_codec("bz2")
 
 
@@ -109,5 +110,5 @@ def test_corruption_is_detected(name: str) -> None:
     flipped = bytearray(packed)
     flipped[len(flipped) // 2] ^= 0x01
     for bad in (packed[:-4], packed[: len(packed) // 2], packed + b"\0", bytes(flipped), b""):
-        with pytest.raises(ValueError):
+        with pytest.raises(CorruptData):
             codec.decompress(bad)

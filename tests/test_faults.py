@@ -49,7 +49,7 @@ from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.generator import Generation
 from cloudsurge_dask.job import enqueue, run_job
 from cloudsurge_dask.jobqueue import JobQueue, new_job_id
-from cloudsurge_dask.manifests import ManifestValues, render_manifests
+from cloudsurge_dask.kubeobjects import KubeValues, render_objects
 from cloudsurge_dask.records import OK
 from cloudsurge_dask.redisserver import RedisServer, connect
 from cloudsurge_dask.settings import Settings
@@ -537,7 +537,7 @@ def _walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def test_kubernetes_manifests_take_the_password_from_a_secret() -> None:
-    objects = render_manifests(ManifestValues(job="20261125T101500-3fa9c2"))
+    objects = render_objects(KubeValues(job="20261125T101500-3fa9c2"))
     assert all(item["kind"] != "Secret" for item in objects)
     envs = [
         node

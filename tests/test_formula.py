@@ -15,14 +15,8 @@ import pytest
 from refdata import reference_counts
 
 from cloudsurge_dask.errors import FormulaError, StorageError
-from cloudsurge_dask.formula import (
-    MAX_HEAVY_ATOMS,
-    VALENCES,
-    Formula,
-    parse_formula,
-    read_formula_file,
-    write_formula_file,
-)
+from cloudsurge_dask.formula import MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
+from cloudsurge_dask.formulae import read_formula_file, write_formula_file
 from cloudsurge_dask.task import Task
 
 # (hostile input, a fragment the error message must contain)

@@ -22,11 +22,11 @@ import yaml
 
 from cloudsurge_dask.cluster import kube_cluster_spec
 from cloudsurge_dask.errors import ConfigError
-from cloudsurge_dask.manifests import (
-    ManifestValues,
+from cloudsurge_dask.kubeobjects import (
+    KubeValues,
     render_files,
-    render_manifests,
-    write_manifests,
+    render_objects,
+    write_objects,
 )
 from cloudsurge_dask.settings import Settings
 
@@ -140,7 +140,7 @@ def test_names_are_fresh_and_adaptive_max_below_pods_is_refused() -> None:
         kube_cluster_spec(SETTINGS.replace(adaptive_max=2))
 
 
-FULL = ManifestValues(
+FULL = KubeValues(
     namespace="chem",
     image="europe-docker.pkg.dev/p/r/worker:1.2",
     storage_class="premium-rwo",
@@ -152,9 +152,9 @@ FULL = ManifestValues(
 )
 
 
-@pytest.mark.parametrize("values", [ManifestValues(), FULL], ids=["defaults", "everything"])
-def test_every_rendered_manifest_validates_strictly(values: ManifestValues) -> None:
-    docs = render_manifests(values)
+@pytest.mark.parametrize("values", [KubeValues(), FULL], ids=["defaults", "everything"])
+def test_every_rendered_manifest_validates_strictly(values: KubeValues) -> None:
+    docs = render_objects(values)
     assert docs
     for doc in docs:
         kubernetes_validate.validate(doc, K8S, strict=True)
@@ -210,7 +210,7 @@ def test_plain_job_drains_the_queue_with_the_same_hardened_pod() -> None:
     }
     assert pod["serviceAccountName"] == "cloudsurge-worker"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert "job.yaml" not in render_files(ManifestValues())
+    assert "job.yaml" not in render_files(KubeValues())
 
 
 def test_nothing_site_specific_or_secret_is_committed() -> None:
@@ -236,7 +236,7 @@ def known_flags() -> dict[str, set[str]]:
     """Valid `--flags` per subcommand: from click when it has the command, else from Settings."""
     settings = {"--" + f.name.replace("_", "-") for f in fields(Settings)}
     flags = {name: set(settings) for name in SUBCOMMANDS}
-    flags["manifests"] = {"--" + f.name.replace("_", "-") for f in fields(ManifestValues)}
+    flags["manifests"] = {"--" + f.name.replace("_", "-") for f in fields(KubeValues)}
     flags["manifests"].add("--out")
     try:
         from cloudsurge_dask.cli import main
@@ -283,7 +283,7 @@ def render_as_guide(out: Path) -> set[str]:
         parallelism = values.pop("parallelism", None)
         if parallelism is not None:
             values["parallelism"] = int(parallelism)
-        rendered |= {p.name for p in write_manifests(ManifestValues(**values), folder)}
+        rendered |= {p.name for p in write_objects(KubeValues(**values), folder)}
     return rendered
 
 
@@ -301,9 +301,9 @@ def all_labels(node: Any) -> Iterator[tuple[str, str]]:
 
 def test_guide_files_and_names_match_the_rendered_manifests(tmp_path: Path) -> None:
     rendered = render_as_guide(tmp_path)
-    names = {(d["kind"].lower(), d["metadata"]["name"]) for d in render_manifests(FULL)}
+    names = {(d["kind"].lower(), d["metadata"]["name"]) for d in render_objects(FULL)}
     names |= {("secret", "cloudsurge-redis")}
-    labels = set(all_labels(render_manifests(FULL)))
+    labels = set(all_labels(render_objects(FULL)))
     referenced_files = 0
     for command in guide_commands():
         if command[0] == "kubectl":

@@ -92,8 +92,6 @@ def test_duplicate_and_unknown_jobs_are_refused(redis_client: redis.Redis, job_i
         unknown.meta()
     with pytest.raises(QueueError, match="unknown"):
         unknown.lease("w1", 1)
-    with pytest.raises(QueueError, match="unknown"):
-        unknown.requeue_unfinished()
     with pytest.raises(QueueError, match="invalid job id"):
         JobQueue(redis_client, "a:b")
 
@@ -204,7 +202,6 @@ def test_jobs_never_touch_each_other(redis_client: redis.Redis) -> None:
     mine.fail(leases[1], _record(mine, leases[1], status=FAILED, error="x"), permanent=False)
     mine.fail(leases[2], _record(mine, leases[2], status=FAILED, error="y"), permanent=True)
     mine.heartbeat("w1", leases)
-    assert mine.requeue_unfinished() == 0
     assert set(_job_keys(redis_client, mine.job)) == {
         f"cloudsurge:{mine.job}:{name}" for name in ("meta", "stream", "records", "errors",
                                                     "progress")
@@ -236,22 +233,6 @@ def test_wrong_password_and_bad_url(redis_server: RedisServer) -> None:
         connect("http://:pw@127.0.0.1:1/0")
     with pytest.raises(QueueError, match="decode_responses"):
         JobQueue(redis.Redis.from_url(redis_server.url), new_job_id())
-
-
-def test_requeue_unfinished_restores_a_lost_entry(redis_client: redis.Redis, job_id: str) -> None:
-    queue = JobQueue(redis_client, job_id)
-    queue.create(_tasks(3), META)
-    leases = queue.lease("w1", 2)
-    queue.complete(leases[0], _record(queue, leases[0]))
-    assert queue.requeue_unfinished() == 0
-    redis_client.xack(queue.stream_key, "workers", leases[1].entry_id)
-    assert queue.requeue_unfinished() == 1
-    assert queue.requeue_unfinished() == 0
-    again = queue.lease("w2", 5)
-    assert sorted(lease.task.key for lease in again) == ["C2H6", "C3H8"]
-    for lease in again:
-        queue.complete(lease, _record(queue, lease))
-    assert queue.finished()
 
 
 def test_large_job_is_created_in_batches(redis_client: redis.Redis, job_id: str) -> None:

@@ -18,10 +18,10 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from cloudsurge_dask.codec import get_codec
-from cloudsurge_dask.errors import StorageError
-from cloudsurge_dask.sink import Manifest, Sink, manifest_path
+from cloudsurge_dask.errors import CorruptData, ObjectNotFound, StorageError, TornOutput
+from cloudsurge_dask.layout import manifest_path
+from cloudsurge_dask.sink import Manifest, Sink
 from cloudsurge_dask.storage import (
-    ObjectNotFound,
     Store,
     check_writable,
     is_transient,
@@ -101,7 +101,7 @@ def test_manifest_sums_and_json(tmp_path: Path) -> None:
         assert (tmp_path / part.path).stat().st_size == part.compressed_bytes
     assert Manifest.from_json(manifest.to_json()) == manifest
     assert (tmp_path / "manifests" / "C6H6.json").read_text() == manifest.to_json()
-    with pytest.raises(ValueError, match="malformed manifest"):
+    with pytest.raises(CorruptData, match="malformed manifest"):
         Manifest.from_json('{"task": "C6H6"}')
 
 
@@ -115,7 +115,7 @@ def test_empty_output_has_a_manifest_without_parts(store: Store, blocks: list[by
 
 def test_output_without_trailing_newline_is_rejected(store: Store) -> None:
     data = lines(25) + b"CCO"
-    with pytest.raises(ValueError, match="does not end with a newline"):
+    with pytest.raises(TornOutput, match="does not end with a newline"):
         Sink(store, get_codec("zst"), 10).write_task(Task("C2H6O"), split(data, 7))
     assert not store.exists(manifest_path("C2H6O"))
     report = verify_job(store)

@@ -1,8 +1,8 @@
 """Locate and run the bundled ``cloudsurge-surge`` structure generator.
 
-The generator is a C executable compiled at install time (see ``setup.py``) and
-shipped inside this package, so workers need no separately installed Surge and
-always run the exact engine this version of the package was tested with.
+The generator is a C executable compiled at install time (see ``setup.py``) from the C
+sources beside this file and shipped inside the package, so workers need no separately
+installed Surge and always run the exact engine this version of the package was tested with.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import EngineMissing
+
 BINARY_NAME = "cloudsurge-surge"
 
 
 def engine_path() -> Path:
     """Return the engine binary inside the installed package.
 
-    Raises FileNotFoundError (instead of falling back to some ``surge`` on PATH)
+    Raises EngineMissing (instead of falling back to some ``surge`` on PATH)
     so a broken install fails loudly rather than silently changing results.
     """
-    path = Path(__file__).parent / "bin" / BINARY_NAME
+    path = Path(__file__).parent.parent / "bin" / BINARY_NAME
     if not path.is_file():
-        raise FileNotFoundError(
+        raise EngineMissing(
             f"cloudsurge-surge engine binary not found at {path}: reinstall the package "
             "(pip install .) on a machine with a C compiler and the Debian packages "
             "'nauty libnauty2-dev'"
@@ -38,6 +40,6 @@ def main() -> None:
     """
     try:
         path = engine_path()
-    except FileNotFoundError as exc:
+    except EngineMissing as exc:
         sys.exit(f">E {exc}")
     os.execv(path, [str(path), *sys.argv[1:]])

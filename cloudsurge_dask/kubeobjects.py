@@ -1,20 +1,25 @@
 """The Kubernetes objects a run needs besides the DaskCluster, rendered from the user's values.
 
 Nothing site-specific lives in the repository: namespace, image, bucket and service accounts
-come from `ManifestValues` (the `manifests` subcommand's flags), and Secrets are created by
-the user with kubectl (docs/gke.md). The pod helpers here are shared with `cluster.py`, so a
-Dask worker pod and a plain Job pod are hardened and wired the same way.
+come from `KubeValues` (the `manifests` subcommand's flags), and Secrets are created by the
+user with kubectl (docs/gke.md). The pod helpers here are shared with `cluster.py`, so every
+pod of ours (Dask workers and scheduler, plain Job pods, Redis) is hardened from the same
+values and wired the same way.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
+
+from .declaration import check, setting, shared
+from .settings import Settings
 
 RUN_AS = 10001  # the non-root uid/gid of images/worker.Dockerfile
 REDIS_UID = 999  # the redis user of the official redis image
@@ -29,47 +34,53 @@ WORKER_SERVICE_ACCOUNT = "cloudsurge-worker"  # Kubernetes SA bound to the Googl
 LABELS = {"app.kubernetes.io/part-of": "cloudsurge"}
 
 
-def _help(text: str) -> Any:
-    return {"help": text}
+MANIFESTS = ("manifests",)
 
 
 @dataclass(frozen=True)
-class ManifestValues:
-    """One field per `manifests` flag (underscores -> dashes); `metadata["help"]` is its help."""
+class KubeValues:
+    """The `manifests` subcommand's values: settings it shares with `run` are the very
+    declarations of `Settings`; the rest are declared here."""
 
-    namespace: str = field(default="default", metadata=_help("namespace for every object"))
-    image: str = field(
-        default="cloudsurge-dask-worker:latest", metadata=_help("worker image for Job pods")
+    namespace: str = shared(Settings, "namespace")
+    image: str = shared(Settings, "image")
+    redis_secret: str = shared(Settings, "redis_secret")
+    redis_image: str = setting(
+        "redis:7.2.5-bookworm", "Redis image.", click.STRING, MANIFESTS, "Kubernetes"
     )
-    redis_secret: str = field(
-        default=REDIS_NAME, metadata=_help("Secret with keys 'password' and 'url'")
+    redis_storage: str = setting(
+        "10Gi", "Size of the Redis volume.", click.STRING, MANIFESTS, "Kubernetes"
     )
-    redis_image: str = field(default="redis:7.2.5-bookworm", metadata=_help("Redis image"))
-    redis_storage: str = field(default="10Gi", metadata=_help("size of the Redis volume"))
-    redis_memory: str = field(default="1Gi", metadata=_help("Redis memory request and limit"))
-    storage_class: str | None = field(
-        default=None, metadata=_help("StorageClass of the Redis volume (cluster default if unset)")
+    redis_memory: str = setting(
+        "1Gi", "Redis memory request and limit.", click.STRING, MANIFESTS, "Kubernetes"
     )
-    gcp_service_account: str | None = field(
-        default=None,
-        metadata=_help(
-            f"Google SA for Workload Identity; renders the '{WORKER_SERVICE_ACCOUNT}' "
-            "Kubernetes SA (then run with --service-account cloudsurge-worker)"
-        ),
+    storage_class: str | None = setting(
+        None, "StorageClass of the Redis volume.", click.STRING, MANIFESTS, "Kubernetes",
+        shown_default="the cluster's default",
     )
-    storage_secret: str | None = field(
-        default=None, metadata=_help("Secret with a key.json for Job pods (instead of WI)")
+    gcp_service_account: str | None = setting(
+        None, f"Google service account for Workload Identity; renders the "
+        f"'{WORKER_SERVICE_ACCOUNT}' Kubernetes service account (then run with "
+        f"--service-account {WORKER_SERVICE_ACCOUNT}).", click.STRING, MANIFESTS, "Kubernetes",
     )
-    client_user: str | None = field(
-        default=None, metadata=_help("user (e.g. an e-mail) bound to the client Role as well")
+    storage_secret: str | None = shared(Settings, "storage_secret")
+    client_user: str | None = setting(
+        None, "User (e.g. an e-mail) bound to the client Role as well.", click.STRING,
+        MANIFESTS, "Kubernetes",
     )
-    job: str | None = field(
-        default=None, metadata=_help("job id from `enqueue`: also render the plain Job")
+    job: str | None = setting(
+        None, "Job id from `enqueue`: also render the plain Job.", click.STRING, MANIFESTS,
+        "Kubernetes",
     )
-    parallelism: int = field(default=4, metadata=_help("pods of the plain Job"))
-    pod_cpu: str = field(default="1", metadata=_help("CPU per Job pod"))
-    pod_memory: str = field(default="2Gi", metadata=_help("memory per Job pod"))
-    pod_ephemeral_storage: str = field(default="1Gi", metadata=_help("scratch per Job pod"))
+    parallelism: int = setting(
+        4, "Pods of the plain Job.", click.IntRange(min=1), MANIFESTS, "Kubernetes"
+    )
+    pod_cpu: str = shared(Settings, "pod_cpu")
+    pod_memory: str = shared(Settings, "pod_memory")
+    pod_ephemeral_storage: str = shared(Settings, "pod_ephemeral_storage")
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 def base_env() -> list[dict[str, Any]]:
@@ -91,16 +102,30 @@ def worker_env(redis_secret: str, storage_secret: str | None) -> list[dict[str, 
     return env
 
 
+def pod_security(uid: int) -> dict[str, Any]:
+    """The pod-level half of our hardening: non-root as `uid`, the runtime's seccomp profile."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security() -> dict[str, Any]:
+    """The container-level half: no privilege escalation, read-only root, no capabilities."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
 def harden_pod(pod: dict[str, Any], scratch_size: str, storage_secret: str | None = None) -> None:
     """Non-root, no privilege escalation, read-only root with an emptyDir scratch; no API token."""
     pod["automountServiceAccountToken"] = False
-    pod["securityContext"] = {
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS,
-        "runAsGroup": RUN_AS,
-        "fsGroup": RUN_AS,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    pod["securityContext"] = pod_security(RUN_AS)
     pod["volumes"] = [{"name": "scratch", "emptyDir": {"sizeLimit": scratch_size}}]
     mounts: list[dict[str, Any]] = [{"name": "scratch", "mountPath": SCRATCH}]
     if storage_secret:
@@ -110,11 +135,7 @@ def harden_pod(pod: dict[str, Any], scratch_size: str, storage_secret: str | Non
             {"name": "storage-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True}
         )
     container = pod["containers"][0]
-    container["securityContext"] = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    container["securityContext"] = container_security()
     container["volumeMounts"] = mounts
 
 
@@ -124,7 +145,7 @@ def resources(cpu: str, memory: str, ephemeral: str) -> dict[str, Any]:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _meta(name: str, values: ManifestValues, **extra: Any) -> dict[str, Any]:
+def _meta(name: str, values: KubeValues, **extra: Any) -> dict[str, Any]:
     return {"name": name, "namespace": values.namespace, "labels": dict(LABELS), **extra}
 
 
@@ -134,12 +155,12 @@ def dns_name(text: str) -> str:
     return name[:63].rstrip("-") or "x"
 
 
-def render_manifests(values: ManifestValues) -> list[dict[str, Any]]:
+def render_objects(values: KubeValues) -> list[dict[str, Any]]:
     """Every object to apply, in apply order (namespace first)."""
     return [doc for docs in render_files(values).values() for doc in docs]
 
 
-def render_files(values: ManifestValues) -> dict[str, list[dict[str, Any]]]:
+def render_files(values: KubeValues) -> dict[str, list[dict[str, Any]]]:
     """The objects to apply, grouped by the file each group is written to."""
     groups = {"redis.yaml": _redis(values), "rbac.yaml": _rbac(values)}
     if values.namespace != "default":
@@ -154,7 +175,7 @@ def render_files(values: ManifestValues) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def write_manifests(values: ManifestValues, out: str | Path) -> list[Path]:
+def write_objects(values: KubeValues, out: str | Path) -> list[Path]:
     """Render and write one multi-document YAML file per group; returns the files written."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -166,7 +187,7 @@ def write_manifests(values: ManifestValues, out: str | Path) -> list[Path]:
     return written
 
 
-def _redis(values: ManifestValues) -> list[dict[str, Any]]:
+def _redis(values: KubeValues) -> list[dict[str, Any]]:
     labels = {"app.kubernetes.io/name": REDIS_NAME, **LABELS}
     secret = values.redis_secret
 
@@ -186,11 +207,7 @@ def _redis(values: ManifestValues) -> list[dict[str, Any]]:
         "readinessProbe": {**ping, "periodSeconds": 5, "timeoutSeconds": 3},
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 20},
         "resources": resources("500m", values.redis_memory, "1Gi"),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security(),
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }
     claim: dict[str, Any] = {
@@ -211,13 +228,7 @@ def _redis(values: ManifestValues) -> list[dict[str, Any]]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": REDIS_UID,
-                        "runAsGroup": REDIS_UID,
-                        "fsGroup": REDIS_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security(REDIS_UID),
                     "containers": [container],
                 },
             },
@@ -238,7 +249,7 @@ def _redis(values: ManifestValues) -> list[dict[str, Any]]:
     return [statefulset, service]
 
 
-def _rbac(values: ManifestValues) -> list[dict[str, Any]]:
+def _rbac(values: KubeValues) -> list[dict[str, Any]]:
     read = ["get", "list", "watch"]
     rules = [
         {
@@ -289,7 +300,7 @@ def _rbac(values: ManifestValues) -> list[dict[str, Any]]:
     return docs
 
 
-def _job(values: ManifestValues, job: str) -> dict[str, Any]:
+def _job(values: KubeValues, job: str) -> dict[str, Any]:
     env = worker_env(values.redis_secret, values.storage_secret)
     container = {
         "name": "worker",
