@@ -40,6 +40,8 @@ class GroupedCommand(click.Command):
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections: dict[str, list[tuple[str, str]]] = {OWN: []}
         for param in self.get_params(ctx):
+            if not isinstance(param, click.Option):
+                continue  # arguments are in the usage line
             record = param.get_help_record(ctx)
             if record is not None:
                 sections.setdefault(getattr(param, "group", OWN), []).append(record)
@@ -158,6 +160,16 @@ def main() -> None:
     """
 
 
+def job_command(name: str) -> Callable[[F], click.Command]:
+    """A subcommand about one job: the argument JOB, then the settings declared for `name`."""
+
+    def decorate(function: F) -> click.Command:
+        body = settings_for(name)(friendly(function))
+        return main.command(name)(click.argument("job")(body))
+
+    return decorate
+
+
 @main.command()
 @settings_for("run")
 @click.option("--resume", metavar="JOB", default=None, help="Finish an existing job instead.")
@@ -214,10 +226,7 @@ def enqueue(formula_file: str, **values: Any) -> None:
     click.echo(job)
 
 
-@main.command()
-@click.argument("job")
-@settings_for("worker")
-@friendly
+@job_command("worker")
 def worker(job: str, **values: Any) -> None:
     """Drain JOB in this process without Dask (for a plain Kubernetes Job pod)."""
     from .redisserver import required_url
@@ -230,10 +239,7 @@ def worker(job: str, **values: Any) -> None:
     click.echo(f"{len(records)} tasks finished by this worker", err=True)
 
 
-@main.command()
-@click.argument("job")
-@settings_for("status")
-@friendly
+@job_command("status")
 def status(job: str, **values: Any) -> None:
     """Progress of JOB from the queue."""
     from .jobqueue import JobQueue
@@ -247,13 +253,10 @@ def status(job: str, **values: Any) -> None:
     )
 
 
-@main.command()
-@click.argument("job")
-@settings_for("export")
+@job_command("export")
 @click.option(
     "--to", "target", required=True, type=click.Path(dir_okay=False), help="A .parquet or .csv."
 )
-@friendly
 def export(job: str, target: str, **values: Any) -> None:
     """Write JOB's records to Parquet or CSV (from Redis if given, else records.parquet)."""
     from .export import export_records
@@ -262,10 +265,7 @@ def export(job: str, target: str, **values: Any) -> None:
     click.echo(f"{count} records written to {target}", err=True)
 
 
-@main.command()
-@click.argument("job")
-@settings_for("verify")
-@friendly
+@job_command("verify")
 def verify(job: str, **values: Any) -> None:
     """Re-read every part of JOB and check counts and checksums against manifests and records."""
     from .verify import verify_output

@@ -19,7 +19,7 @@ import time
 import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
@@ -112,6 +112,16 @@ def _cleanup(process: subprocess.Popen[bytes], directory: Path | None) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+_T = TypeVar("_T")
+
+
+def _started(value: _T | None) -> _T:
+    """A value only a started server has (its port, its directory)."""
+    if value is None:
+        raise QueueError("the embedded Redis server has not been started")
+    return value
+
+
 class RedisServer:
     """One `redis-server` child process; `restart()` keeps port, password and data dir.
 
@@ -142,9 +152,7 @@ class RedisServer:
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise QueueError("the embedded Redis server has not been started")
-        return self._port
+        return _started(self._port)
 
     @property
     def url(self) -> str:
@@ -153,9 +161,7 @@ class RedisServer:
 
     @property
     def directory(self) -> Path:
-        if self._dir is None:
-            raise QueueError("the embedded Redis server has not been started")
-        return self._dir
+        return _started(self._dir)
 
     @property
     def running(self) -> bool:
@@ -191,8 +197,7 @@ class RedisServer:
 
     def restart(self, timeout: float = 10.0) -> None:
         """Stop and start again with the same port, password and directory."""
-        if self._port is None:
-            raise QueueError("the embedded Redis server has not been started")
+        _started(self._port)
         self._terminate(timeout)
         self._launch(self._find_binary())
 

@@ -14,13 +14,14 @@ taken as complete.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,14 @@ _NEWLINE = np.uint8(10)  # numpy counts newlines ~4x faster than bytes.count (SI
 QUEUE_DEPTH = 8  # blocks (~1 MiB each) waiting for the compression thread
 
 
+_CASTS = {"str": str, "int": int}
+
+
+def _scalars(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The plain (str, int) fields of a dataclass from parsed JSON, each cast to its type."""
+    return {f.name: _CASTS[str(f.type)](data[f.name]) for f in fields(cls) if f.type in _CASTS}
+
+
 @dataclass(frozen=True)
 class PartInfo:
     """One compressed part; `path` is relative to the job root, `sha256` of the object."""
@@ -45,14 +54,8 @@ class PartInfo:
     compressed_bytes: int
     sha256: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path, "structures": self.structures, "raw_bytes": self.raw_bytes,
-            "compressed_bytes": self.compressed_bytes, "sha256": self.sha256,
-        }  # fmt: skip
-
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PartInfo:
@@ -61,13 +64,7 @@ class PartInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PartInfo:
         try:
-            return cls(
-                path=str(data["path"]),
-                structures=int(data["structures"]),
-                raw_bytes=int(data["raw_bytes"]),
-                compressed_bytes=int(data["compressed_bytes"]),
-                sha256=str(data["sha256"]),
-            )
+            return cls(**_scalars(cls, data))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptData(f"malformed part entry: {exc!r}") from exc
 
@@ -92,26 +89,14 @@ class Manifest:
     def to_json(self) -> str:
         """Sorted keys, one line: the C encoder (an indent would take the slow Python one,
         and a shard's index can list hundreds of formulae)."""
-        data = {
-            "task": self.task, "formula": self.formula, "codec": self.codec,
-            "structures": self.structures, "raw_bytes": self.raw_bytes,
-            "compressed_bytes": self.compressed_bytes,
-            "parts": [part.to_dict() for part in self.parts],
-            "index": [list(entry) for entry in self.index],
-        }  # fmt: skip
-        return json.dumps(data, sort_keys=True) + "\n"
+        return json.dumps(dataclasses.asdict(self), sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
         try:
             data = json.loads(text)
             return cls(
-                task=str(data["task"]),
-                formula=str(data["formula"]),
-                codec=str(data["codec"]),
-                structures=int(data["structures"]),
-                raw_bytes=int(data["raw_bytes"]),
-                compressed_bytes=int(data["compressed_bytes"]),
+                **_scalars(cls, data),
                 parts=tuple(PartInfo.from_dict(p) for p in data["parts"]),
                 index=tuple((str(f), int(n)) for f, n in data.get("index", ())),
             )
