@@ -1,13 +1,15 @@
 """Build hook: compile the cloudsurge-surge C engine during the package build.
 
 The engine (cloudsurge_dask/engine/*.c) is linked with nauty's geng.c, which is
-compiled from the Debian package source at /usr/share/nauty/geng.c, and with the
-static nauty library built for WORDSIZE=32, MAXN=WORDSIZE (libnautyW1).  The
-binary lands in <build_lib>/cloudsurge_dask/bin/ so wheels ship it, or in the
-source tree's cloudsurge_dask/bin/ for editable installs.
+compiled from the Debian package source at /usr/share/nauty/geng.c, with the
+static nauty library built for WORDSIZE=32, MAXN=WORDSIZE (libnautyW1), and
+with zlib (-z).  The binary lands in <build_lib>/cloudsurge_dask/bin/ so wheels
+ship it, or in the source tree's cloudsurge_dask/bin/ for editable installs; the
+same binary is installed as the `cloudsurge-surge` script, so the command on
+PATH is the native program itself (no interpreter starts it).
 
 Build requirements (Debian/Ubuntu): a C compiler plus `apt-get install nauty
-libnauty2-dev`.  Overrides: CC, CLOUDSURGE_GENG_C (path of geng.c),
+libnauty2-dev zlib1g-dev`.  Overrides: CC, CLOUDSURGE_GENG_C (path of geng.c),
 CLOUDSURGE_CFLAGS (extra compiler flags).
 """
 
@@ -25,10 +27,13 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
+# setuptools provides distutils (its own copy where the standard library has none)
+from distutils.command.build_scripts import build_scripts  # noqa: E402  isort: skip
+
 HERE = Path(__file__).resolve().parent
 ENGINE_SRC = HERE / "cloudsurge_dask" / "engine"
 BINARY = "cloudsurge-surge"
-APT_HINT = "install the Debian packages: apt-get install nauty libnauty2-dev"
+APT_HINT = "install the Debian packages: apt-get install nauty libnauty2-dev zlib1g-dev"
 
 
 def _find_geng() -> Path:
@@ -102,6 +107,7 @@ def compile_engine(dest_dir: Path) -> Path:
             str(_find_geng()),
             *_nauty_lib(),
             "-lpthread",
+            "-lz",
         ]
         print("compiling engine:", " ".join(shlex.quote(c) for c in cmd))
         try:
@@ -121,19 +127,48 @@ def compile_engine(dest_dir: Path) -> Path:
 class BuildPyWithEngine(build_py):
     """build_py that also compiles the C engine into the package's bin/ directory."""
 
+    built: Path | None = None
+
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
-            compile_engine(HERE / "cloudsurge_dask" / "bin")
+            BuildPyWithEngine.built = compile_engine(HERE / "cloudsurge_dask" / "bin")
         else:
-            compile_engine(Path(self.build_lib) / "cloudsurge_dask" / "bin")
+            BuildPyWithEngine.built = compile_engine(
+                Path(self.build_lib) / "cloudsurge_dask" / "bin"
+            )
+
+
+class EngineScript(build_scripts):
+    """The compiled engine itself is the `cloudsurge-surge` script: a call costs the
+    program's own start-up, not an interpreter's."""
+
+    def get_source_files(self) -> list[str]:
+        return []
+
+    def run(self) -> None:
+        self.run_command("build_py")
+        built = BuildPyWithEngine.built
+        if built is None:
+            raise SystemExit("error: the engine was not compiled before the scripts step")
+        target = Path(self.build_dir) / BINARY
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built, target)
+        target.chmod(0o755)
 
 
 class BinaryDistribution(Distribution):
-    """Mark wheels platform-specific: they contain a native executable."""
+    """Mark wheels platform-specific: they contain a native executable, which is
+    also the one script (so build_scripts and install_scripts run)."""
 
     def has_ext_modules(self) -> bool:
         return True
 
+    def has_scripts(self) -> bool:
+        return True
 
-setup(cmdclass={"build_py": BuildPyWithEngine}, distclass=BinaryDistribution)
+
+setup(
+    cmdclass={"build_py": BuildPyWithEngine, "build_scripts": EngineScript},
+    distclass=BinaryDistribution,
+)

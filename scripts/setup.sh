@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev gcc)
+packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev zlib1g-dev gcc)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

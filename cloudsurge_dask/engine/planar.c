@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "csurge.h"
+#include "surge.h"
 
 typedef uint32_t u32;
 

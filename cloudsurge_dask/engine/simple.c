@@ -1,0 +1,160 @@
+/* simple.c - stage 1: connected simple graphs from geng.
+ *
+ * geng.c is compiled into this program with PRUNE=cs_prune and
+ * OUTPROC=cs_outproc.  Its callbacks carry no user pointer, so the run they
+ * serve is kept in the one static pointer below, set for the duration of
+ * cs_run_formula.  Graph-level filters that only grow with the graph (upper
+ * bounds on cycles, -B7/-B8/-B9, planarity) prune in cs_prune; the others
+ * are tested on each finished graph in cs_outproc.
+ *
+ * Licence: Apache-2.0.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <nauty/nauty.h>
+
+#include "surge.h"
+
+#if WORDSIZE != 32
+#error "cloudsurge-surge must be built with -DWORDSIZE=32 -DMAXN=WORDSIZE"
+#endif
+
+int geng_main(int argc, char *argv[]);
+void cs_outproc(FILE *f, graph *g, int n);
+int cs_prune(graph *g, int n, int maxn);
+
+static cs_run *current;
+
+static void to_masks(graph *g, int n, u32 *a)
+{
+    for (int i = 0; i < n; ++i) {
+        u32 m = 0;
+        setword w = g[i];
+        while (w) {
+            int j = FIRSTBITNZ(w);
+            m |= (u32)1 << j;
+            w ^= bit[j];
+        }
+        a[i] = m;
+    }
+}
+
+/* upper bounds that hold for every induced subgraph as well */
+static int exceeds_upper(const cs_opts *o, const u32 *adj, int n)
+{
+    for (int len = 3; len <= 6; ++len) {
+        const cs_range *c = &o->cyc[len];
+        if (c->on && c->hi < CS_UNBOUNDED && n >= len && cs_count_cycles(adj, n, len) > c->hi)
+            return 1;
+    }
+    if (o->bsets && cs_sub_prune(o->bsets, adj, n)) return 1;
+    if (o->planar && n >= 5 && !cs_is_planar(adj, n)) return 1;
+    return 0;
+}
+
+int cs_prune(graph *g, int n, int maxn)
+{
+    (void)maxn;
+    const cs_plan *p = current->plan;
+    int c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0;
+    for (int i = 0; i < n; ++i) {
+        int d = POPCOUNT(g[i]);
+        c2 += d >= 2;
+        c3 += d >= 3;
+        c4 += d >= 4;
+        c5 += d >= 5;
+        c6 += d >= 6;
+    }
+    if (c2 > p->atoms_ge[2] || c3 > p->atoms_ge[3] || c4 > p->atoms_ge[4] ||
+        c5 > p->atoms_ge[5] || c6 > p->atoms_ge[6])
+        return 1;
+    const cs_opts *o = current->opt;
+    if (o->bsets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on || o->cyc[6].on) {
+        u32 a[CS_MAXN];
+        to_masks(g, n, a);
+        return exceeds_upper(o, a, n);
+    }
+    return 0;
+}
+
+/* Surge applies no cycle bounds to a lone atom (CH4 passes -p1:2) */
+static int below_lower(const cs_opts *o, const u32 *adj, int n)
+{
+    if (current->plan->natoms == 1) return 0;
+    for (int len = 3; len <= 6; ++len) {
+        const cs_range *c = &o->cyc[len];
+        if (c->on && c->lo > 0 && cs_count_cycles(adj, n, len) < c->lo) return 1;
+    }
+    return 0;
+}
+
+void cs_outproc(FILE *f, graph *g, int n)
+{
+    (void)f;
+    cs_run *r = current;
+    cs_graph *gr = &r->g;
+    const cs_plan *p = r->plan;
+    gr->n = n;
+    to_masks(g, n, gr->adj);
+    if (below_lower(r->opt, gr->adj, n)) return;
+    ++r->count[0];
+    if (r->opt->format == CS_FMT_O1) {
+        cs_write_graph6(&r->out, gr->adj, n);
+        return;
+    }
+    gr->ne = 0;
+    for (int i = 0; i < n; ++i) {
+        gr->deg[i] = __builtin_popcount(gr->adj[i]);
+        for (u32 m = gr->adj[i] & ~((((u32)2) << i) - 1); m; m &= m - 1) {
+            int j = __builtin_ctz(m);
+            gr->eidx[i][j] = gr->eidx[j][i] = (signed char)gr->ne;
+            gr->eu[gr->ne] = i;
+            gr->ev[gr->ne] = j;
+            ++gr->ne;
+        }
+    }
+    gr->extra = p->nbonds - gr->ne;
+    if (gr->extra < 0) return;
+    for (int k = 0; k < 8; ++k) gr->vge_suf[n][k] = 0;
+    for (int v = n - 1; v >= 0; --v)
+        for (int k = 0; k < 8; ++k) gr->vge_suf[v][k] = gr->vge_suf[v + 1][k] + (gr->deg[v] >= k);
+    for (int e = 0; e < gr->ne; ++e) gr->ecap[e] = p->maxx;
+    gr->npair = 0;
+    if (r->opt->bsets) cs_sub_graph(r->opt->bsets, gr);
+
+    cs_group_compute(&r->grp, gr->adj, n);
+    cs_colourings(r);
+}
+
+/* geng's command line for the plan: connected graphs on the skeleton's
+ * vertices with its degree and edge bounds, and geng's own cheap filters */
+void cs_run_formula(cs_run *r)
+{
+    const cs_plan *p = r->plan;
+    const cs_opts *o = r->opt;
+    char sD[16], sn[16], se[32], sm[48];
+    char *gargv[16];
+    int ga = 0;
+    gargv[ga++] = "geng";
+    gargv[ga++] = "-cq";
+    if (o->cyc[3].on && o->cyc[3].hi == 0) gargv[ga++] = "-t";
+    if (o->cyc[4].on && o->cyc[4].hi == 0) gargv[ga++] = "-f";
+    if (o->bipartite) gargv[ga++] = "-b";
+    snprintf(sD, sizeof(sD), "-D%d", p->maxdeg < 1 ? 1 : p->maxdeg);
+    gargv[ga++] = sD;
+    snprintf(sn, sizeof(sn), "%d", p->n);
+    gargv[ga++] = sn;
+    snprintf(se, sizeof(se), "%d:%d", p->mine, p->maxe);
+    gargv[ga++] = se;
+    if (o->mod > 1) {
+        snprintf(sm, sizeof(sm), "%ld/%ld", o->res, o->mod);
+        gargv[ga++] = sm;
+    }
+    gargv[ga] = NULL;
+    current = r;
+    /* geng_main re-initialises all of its own state on every call, so it
+     * can be called once per formula */
+    geng_main(ga, gargv);
+    current = NULL;
+}

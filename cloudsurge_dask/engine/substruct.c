@@ -1,0 +1,264 @@
+/* substruct.c - the forbidden substructure sets -B1 to -B9.
+ *
+ * Sets that depend on the simple graph alone (-B7, -B8, -B9) only grow with
+ * the graph, so they prune geng's search (cs_sub_prune).  The others restrict
+ * bond orders: per graph they become caps on the extra order of edges
+ * (-B1..-B4) and pairs of edges at a vertex that may not both be multiple
+ * (-B5, -B6), tested once the structure is complete (bonds.c).
+ * Definitions: Surge 2.0 manual, section 8; SEMANTICS.md says how each was
+ * checked against Surge's counts.
+ *
+ * Licence: Apache-2.0.
+ */
+#include <string.h>
+
+#include "surge.h"
+
+#define MAXRINGS 256
+#define B(k) (1u << (k))
+
+typedef struct rings {
+    int n;
+    int len[MAXRINGS];
+    int e[MAXRINGS][CS_MAXN];
+    u32 vset[MAXRINGS];
+    u32 eset_lo[MAXRINGS], eset_hi[MAXRINGS], eset_x[MAXRINGS]; /* edges 0-95 as bits */
+} rings;
+
+static void eset_add(rings *R, int i, int e)
+{
+    if (e < 32)
+        R->eset_lo[i] |= (u32)1 << e;
+    else if (e < 64)
+        R->eset_hi[i] |= (u32)1 << (e - 32);
+    else
+        R->eset_x[i] |= (u32)1 << (e - 64);
+}
+
+static int eset_has(const rings *R, int i, int e)
+{
+    if (e < 32) return (R->eset_lo[i] >> e) & 1;
+    if (e < 64) return (R->eset_hi[i] >> (e - 32)) & 1;
+    return (R->eset_x[i] >> (e - 64)) & 1;
+}
+
+static int shared_edges(const rings *R, int i, int j)
+{
+    return __builtin_popcount(R->eset_lo[i] & R->eset_lo[j]) +
+           __builtin_popcount(R->eset_hi[i] & R->eset_hi[j]) +
+           __builtin_popcount(R->eset_x[i] & R->eset_x[j]);
+}
+
+/* chord-free cycles of length 3..maxlen */
+static void find_rings(const cs_graph *g, int maxlen, rings *R)
+{
+    u32 all = g->n >= 32 ? ~(u32)0 : (((u32)1 << g->n) - 1);
+    R->n = 0;
+    for (int len = 3; len <= maxlen && len <= g->n; ++len) {
+        int lens[MAXRINGS];
+        static int edges[MAXRINGS][CS_MAXN];
+        int k = cs_list_cycles(g->adj, g->n, all, len, (const signed char(*)[CS_MAXN])g->eidx,
+                               MAXRINGS, lens, edges);
+        for (int c = 0; c < k && R->n < MAXRINGS; ++c) {
+            u32 vs = 0;
+            for (int i = 0; i < len; ++i)
+                vs |= ((u32)1 << g->eu[edges[c][i]]) | ((u32)1 << g->ev[edges[c][i]]);
+            int chord = 0;
+            for (u32 m = vs; m; m &= m - 1)
+                if (__builtin_popcount(g->adj[__builtin_ctz(m)] & vs) != 2) chord = 1;
+            if (chord) continue;
+            int i = R->n++;
+            R->len[i] = len;
+            R->vset[i] = vs;
+            R->eset_lo[i] = R->eset_hi[i] = R->eset_x[i] = 0;
+            for (int q = 0; q < len; ++q) {
+                R->e[i][q] = edges[c][q];
+                eset_add(R, i, edges[c][q]);
+            }
+        }
+    }
+}
+
+static void cap(cs_graph *g, int e, int m)
+{
+    if (g->ecap[e] > m) g->ecap[e] = m;
+}
+
+/* edges of ring i (or j) that share exactly one atom with edge e */
+static void cap_touching(cs_graph *g, const rings *R, int i, int e, int m)
+{
+    u32 ends = ((u32)1 << g->eu[e]) | ((u32)1 << g->ev[e]);
+    for (int q = 0; q < R->len[i]; ++q) {
+        int f = R->e[i][q];
+        u32 fe = ((u32)1 << g->eu[f]) | ((u32)1 << g->ev[f]);
+        if (__builtin_popcount(fe & ends) == 1) cap(g, f, m);
+    }
+}
+
+static int pair_is(int r, int s, int a, int b) { return (r == a && s == b) || (r == b && s == a); }
+
+static void fused(cs_graph *g, unsigned bsets, const rings *R)
+{
+    for (int i = 0; i < R->n; ++i)
+        for (int j = i + 1; j < R->n; ++j) {
+            int sh = shared_edges(R, i, j), r = R->len[i], s = R->len[j];
+            if (sh == 1 && (bsets & B(2))) {
+                int both = pair_is(r, s, 3, 3) || pair_is(r, s, 3, 4) || pair_is(r, s, 3, 5);
+                int fonly = pair_is(r, s, 3, 6) || pair_is(r, s, 4, 4) || pair_is(r, s, 4, 5);
+                if (!both && !fonly) continue;
+                for (int q = 0; q < r; ++q) {
+                    int e = R->e[i][q];
+                    if (!eset_has(R, j, e)) continue;
+                    if (both) cap(g, e, 0);
+                    cap_touching(g, R, i, e, 0);
+                    cap_touching(g, R, j, e, 0);
+                }
+            } else if (sh == 2 && (bsets & B(3))) {
+                if (!(pair_is(r, s, 4, 4) || pair_is(r, s, 4, 5) || pair_is(r, s, 4, 6) ||
+                      pair_is(r, s, 5, 5) || pair_is(r, s, 5, 6)))
+                    continue;
+                for (int q = 0; q < r; ++q) {
+                    int e = R->e[i][q];
+                    if (!eset_has(R, j, e)) continue;
+                    cap(g, e, 0);
+                    cap_touching(g, R, i, e, 0);
+                    cap_touching(g, R, j, e, 0);
+                }
+            } else if (sh == 3 && r == 6 && s == 6 && (bsets & B(4))) {
+                for (int q = 0; q < 6; ++q) {
+                    int f = R->e[i][q];
+                    int in = __builtin_popcount((((u32)1 << g->eu[f]) | ((u32)1 << g->ev[f])) & R->vset[j]);
+                    if (in == 1) cap(g, f, 0);
+                    f = R->e[j][q];
+                    in = __builtin_popcount((((u32)1 << g->eu[f]) | ((u32)1 << g->ev[f])) & R->vset[i]);
+                    if (in == 1) cap(g, f, 0);
+                }
+            }
+        }
+}
+
+static void add_pair(cs_graph *g, int v, int dbl)
+{
+    u32 m = g->adj[v];
+    int a = g->eidx[v][__builtin_ctz(m)];
+    m &= m - 1;
+    int b = g->eidx[v][__builtin_ctz(m)];
+    int k = g->npair++;
+    g->pv[k] = v;
+    g->pa[k] = a;
+    g->pb[k] = b;
+    g->pdouble[k] = dbl;
+}
+
+void cs_sub_graph(unsigned bsets, cs_graph *g)
+{
+    rings R;
+    int maxlen = (bsets & B(6)) ? 8 : (bsets & B(1)) ? 7 : 6;
+    if (bsets & (B(1) | B(2) | B(3) | B(4) | B(6))) find_rings(g, maxlen, &R);
+    else R.n = 0;
+    if (bsets & B(1))
+        for (int i = 0; i < R.n; ++i)
+            if (R.len[i] <= 7)
+                for (int q = 0; q < R.len[i]; ++q) cap(g, R.e[i][q], 1);
+    if (bsets & (B(2) | B(3) | B(4))) fused(g, bsets, &R);
+    u32 inring8 = 0;
+    for (int i = 0; i < R.n; ++i)
+        if (R.len[i] <= 8) inring8 |= R.vset[i];
+    for (int v = 0; v < g->n; ++v) {
+        if (g->deg[v] != 2) continue;
+        if (bsets & B(5))
+            add_pair(g, v, 0);
+        else if ((bsets & B(6)) && (inring8 & ((u32)1 << v)))
+            add_pair(g, v, 1);
+    }
+}
+
+/* K(2,4) or K(3,3) */
+static int b7(const u32 *adj, int n)
+{
+    for (int i = 0; i < n; ++i)
+        for (int j = i + 1; j < n; ++j) {
+            u32 c = adj[i] & adj[j];
+            int k = __builtin_popcount(c);
+            if (k >= 4) return 1;
+            if (k < 3) continue;
+            for (int l = j + 1; l < n; ++l)
+                if (__builtin_popcount(c & adj[l]) >= 3) return 1;
+        }
+    return 0;
+}
+
+/* a 5-cycle with one atom bonded to the other four (a fan), or K4 sharing
+ * one bond with a 4-cycle */
+static int b8(const u32 *adj, int n)
+{
+    for (int v = 0; v < n; ++v) {
+        u32 nb = adj[v];
+        if (__builtin_popcount(nb) < 4) continue;
+        /* a path a-b-c-d of four distinct neighbours of v */
+        for (u32 ma = nb; ma; ma &= ma - 1) {
+            int a = __builtin_ctz(ma);
+            for (u32 mb = adj[a] & nb; mb; mb &= mb - 1) {
+                int b = __builtin_ctz(mb);
+                for (u32 mc = adj[b] & nb & ~((u32)1 << a); mc; mc &= mc - 1) {
+                    int c = __builtin_ctz(mc);
+                    if (adj[c] & nb & ~((u32)1 << a) & ~((u32)1 << b)) return 1;
+                }
+            }
+        }
+    }
+    for (int a = 0; a < n; ++a)
+        for (u32 mb = adj[a] & ~(((u32)2 << a) - 1); mb; mb &= mb - 1) {
+            int b = __builtin_ctz(mb);
+            u32 common = adj[a] & adj[b];
+            /* K4 = a, b and two adjacent common neighbours c, d */
+            for (u32 mc = common; mc; mc &= mc - 1) {
+                int c = __builtin_ctz(mc);
+                u32 k4 = ((u32)1 << a) | ((u32)1 << b) | ((u32)1 << c) | (adj[c] & common);
+                for (u32 md = adj[c] & common & ~(((u32)2 << c) - 1); md; md &= md - 1) {
+                    int d = __builtin_ctz(md);
+                    k4 = ((u32)1 << a) | ((u32)1 << b) | ((u32)1 << c) | ((u32)1 << d);
+                    /* a 4-cycle through one K4 edge x-y: x-y-p-q, p, q outside */
+                    int qv[4] = {a, b, c, d};
+                    for (int i = 0; i < 4; ++i)
+                        for (int j = 0; j < 4; ++j) {
+                            if (i == j) continue;
+                            int x = qv[i], y = qv[j];
+                            for (u32 mp = adj[y] & ~k4; mp; mp &= mp - 1) {
+                                int p = __builtin_ctz(mp);
+                                if (adj[p] & adj[x] & ~k4 & ~((u32)1 << p)) return 1;
+                            }
+                        }
+                }
+            }
+        }
+    return 0;
+}
+
+/* every atom on at most one cycle of length 3 or 4 */
+static int b9(const u32 *adj, int n)
+{
+    for (int v = 0; v < n; ++v) {
+        int c = 0;
+        u32 nb = adj[v];
+        for (u32 m = nb; m; m &= m - 1) {
+            int a = __builtin_ctz(m);
+            c += __builtin_popcount(adj[a] & nb & ~(((u32)2 << a) - 1)); /* triangles v-a-b */
+        }
+        for (int x = 0; x < n; ++x) {
+            if (x == v) continue;
+            int k = __builtin_popcount(adj[x] & nb);
+            c += k * (k - 1) / 2; /* squares v-a-x-b */
+        }
+        if (c > 1) return 1;
+    }
+    return 0;
+}
+
+int cs_sub_prune(unsigned bsets, const u32 *adj, int n)
+{
+    if ((bsets & B(7)) && n >= 5 && b7(adj, n)) return 1;
+    if ((bsets & B(8)) && n >= 5 && b8(adj, n)) return 1;
+    if ((bsets & B(9)) && n >= 4 && b9(adj, n)) return 1;
+    return 0;
+}
