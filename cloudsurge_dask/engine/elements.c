@@ -111,6 +111,46 @@ static void set_type(cs_type *t, const cs_elements *el, int elem, int cnt, const
     t->smiles_len = (int)strlen(t->smiles);
 }
 
+/* The formulae Surge refuses (exit status 1) rather than answering 0, as
+ * fitted to its reference table (SEMANTICS.md): twice the double bond
+ * equivalents D2 odd or negative; no edge count possible (with -e); or the
+ * elements' coordination limits needing more multiple bonds than D2 gives. */
+static int refused(const char *f, const long *cnt, const cs_elements *el, const cs_opts *o, long V,
+                   long h, int n, char *err, size_t errlen)
+{
+    long d2 = V - 2L * n + 2 - h;
+    if (d2 % 2 != 0)
+        return fail(err, errlen, "impossible hydrogen count in '%s': valence sum minus H is odd", f);
+    if (d2 < 0)
+        return fail(err, errlen, "no structure possible for '%s': too many hydrogens to connect %d atoms", f, n);
+    long emin = n - 1, emax = n - 1 + d2 / 2;
+    if (h == 0 && n > 1) {
+        /* an atom without hydrogens needs ceil(valence / 3) bonds */
+        long mindeg = 9;
+        for (int i = 0; i < el->n; ++i)
+            if (cnt[i] > 0 && (el->e[i].val + 2) / 3 < mindeg) mindeg = (el->e[i].val + 2) / 3;
+        if ((n * mindeg + 1) / 2 > emin) emin = (n * mindeg + 1) / 2;
+    }
+    if (emax > (long)n * (n - 1) / 2) emax = (long)n * (n - 1) / 2;
+    if (o->edges.on) {
+        if (o->edges.lo > emin) emin = o->edges.lo;
+        if (o->edges.hi < emax) emax = o->edges.hi;
+    }
+    if (emin > emax)
+        return fail(err, errlen, "no structure possible for '%s': no bond count fits (%ld > %ld)", f,
+                    emin, emax);
+    long need = 0;
+    for (int i = 0; i < el->n; ++i) {
+        if (cnt[i] == 0) continue;
+        int c = el->e[i].maxcoord < o->maxc ? el->e[i].maxcoord : o->maxc;
+        if (el->e[i].val > c) need += el->e[i].val - c;
+    }
+    if (need > d2)
+        return fail(err, errlen,
+                    "no structure possible for '%s': coordination limits need more multiple bonds", f);
+    return 0;
+}
+
 static int parse_count(const char **pp, long *val)
 {
     const char *p = *pp;
@@ -172,13 +212,10 @@ int cs_plan_formula(cs_plan *p, const char *f, const cs_elements *el, const cs_o
         V += (long)el->e[i].val * cnt[i];
         if (el->e[i].val == 1) nmono += cnt[i];
     }
-    if ((V - h) % 2 != 0)
-        return fail(err, errlen, "impossible hydrogen count in '%s': valence sum minus H is odd", f);
-    int possible = V >= h;
-    p->nbonds = possible ? (int)((V - h) / 2) : 0;
+    if (refused(f, cnt, el, o, V, h, p->natoms, err, errlen)) return -1;
+    int possible = 1;
+    p->nbonds = (int)((V - h) / 2);
     int n = p->natoms;
-    if (possible && n >= 2 && (p->nbonds + 2) / 3 > n * (n - 1) / 2)
-        return fail(err, errlen, "no structure possible for '%s': too many bonds for %d atoms", f, n);
 
     /* monovalent atoms become leaves placed at stage 3 when a skeleton atom
      * exists, unless the output shows stage-1/2 graphs (-O1/-O2) or -R needs
