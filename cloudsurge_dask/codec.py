@@ -247,12 +247,12 @@ class ZipCodec(Codec):
 _CODECS: dict[str, type[Codec]] = {"zst": ZstdCodec, "gz": GzipCodec, "zip": ZipCodec}
 
 
-def get_codec(name: str, level: int | None = None) -> Codec:
-    """The codec for a `--codec` value (`zst`, `gz`, `zip`), at its measured default level."""
+def get_codec(name: str, level: int | None = None, content: str = ".smi") -> Codec:
+    """The codec for a `--codec` value (`zst`, `gz`, `zip`), at its measured default level;
+    `content` is the extension of what it compresses (`.smi`, `.sdf`)."""
     try:
         cls = _CODECS[name]
     except KeyError:
         raise ConfigError(f"unknown codec {name!r}; choose one of {', '.join(_CODECS)}") from None
-    return cls(
-        name=name, extension=f".smi.{name}", level=DEFAULT_LEVELS[name] if level is None else level
-    )
+    chosen = DEFAULT_LEVELS[name] if level is None else level
+    return cls(name=name, extension=f"{content}.{name}", level=chosen)

@@ -21,25 +21,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, GeneratorCrashed, GeneratorRejected
+from .errors import ConfigError, EngineMissing, GeneratorCrashed, GeneratorRejected
+from .formats import SMILES
 from .task import Task
 
 BLOCK_SIZE = 1 << 20
-_SUMMARY = re.compile(rb">Z (?:wrote|generated) (\d+) -> (\d+) -> (\d+) in ([0-9.]+) sec")
-# Surge's filter options that may pass through: no triple bonds, planar, cycle limits,
-# bad-substructure exclusions. Everything else is refused before anything runs.
-_ALLOWED = re.compile(r"^-(T|P|t\d{1,2}|f\d{1,2}|p\d{1,2}(:\d{1,2})?|B\d{1,2}(,\d{1,2}){0,15})$")
-
-
-def validate_options(options: Sequence[str]) -> tuple[str, ...]:
-    """Surge filter options from a user, checked against a whitelist."""
-    for option in options:
-        if not _ALLOWED.match(option):
-            raise ConfigError(
-                f"--surge-options: {option!r} is not an allowed generator option "
-                "(allowed: -T, -P, -t#, -f#, -p#[:#], -B#[,#...])"
-            )
-    return tuple(options)
+# `>Z generated A -> B -> C in T sec`: graphs, coloured graphs, structures; with `-R` a fourth
+# count, the structures left after the aromaticity filter, which is then the count.
+_SUMMARY = re.compile(
+    rb">Z (?:wrote|generated) (\d+) -> (\d+) -> (\d+)(?: -> (\d+))? in ([0-9.]+) sec"
+)
 
 
 def resolve_executable(surge: str | None) -> str:
@@ -54,10 +45,7 @@ def resolve_executable(surge: str | None) -> str:
         return on_path
     from .engine import engine_path
 
-    try:
-        return str(engine_path())
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
+    return str(engine_path())  # EngineMissing is a ConfigError
 
 
 def takes_several_formulae(executable: str) -> bool:
@@ -67,7 +55,7 @@ def takes_several_formulae(executable: str) -> bool:
 
     try:
         return Path(executable).resolve() == engine_path().resolve()
-    except FileNotFoundError:
+    except EngineMissing:
         return False
 
 
@@ -105,10 +93,12 @@ class Generation:
         timeout: float = 0.0,
         stderr_lines: int = 20,
         formulae: Sequence[str] | None = None,
+        output: str = SMILES.option,
     ) -> None:
-        """`formulae` (several, in one process) only for a generator that takes them."""
+        """`formulae` (several, in one process) only for a generator that takes them;
+        `output` is the generator's output-format option (`-S`, `-F`)."""
         chosen = list(formulae) if formulae else [task.formula]
-        self.argv = [executable, *options, *task.split_options, "-S", *chosen]
+        self.argv = [executable, *options, *task.split_options, output, *chosen]
         self.expected_summaries = len(chosen)
         self.task = task
         self.timeout = timeout
@@ -238,15 +228,19 @@ class Generation:
                 f"{self.task.key}: generator printed {len(self._summaries)} '>Z' summary "
                 f"line(s), expected {self.expected_summaries}"
             )
-        rows = [[float(value) for value in match.groups()] for match in self._summaries]
+        # (graphs, coloured, structures: the last count of the line, seconds) per line
+        rows = [
+            (int(m[1]), int(m[2]), int(m[4] if m[4] is not None else m[3]), float(m[5]))
+            for m in self._summaries
+        ]
         self._result = GeneratorResult(
-            graphs=int(sum(row[0] for row in rows)),
-            coloured=int(sum(row[1] for row in rows)),
-            structures=int(sum(row[2] for row in rows)),
+            graphs=sum(row[0] for row in rows),
+            coloured=sum(row[1] for row in rows),
+            structures=sum(row[2] for row in rows),
             seconds=sum(row[3] for row in rows),
             wall_seconds=wall,
             cpu_seconds=cpu,
-            counts=tuple(int(row[2]) for row in rows),
+            counts=tuple(row[2] for row in rows),
             times=tuple(row[3] for row in rows),
         )
 

@@ -18,11 +18,13 @@ from typing import Any
 
 import click
 
+from .codec import DEFAULT_CODEC
 from .declaration import check, declared, setting
 from .errors import ConfigError
+from .formats import FORMATS, SMILES
 from .formula import MAX_HEAVY_ATOMS, VALENCES
-from .generator import validate_options
 from .layout import job_url
+from .surgeoptions import PRESETS, SHOWN, validate_options
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
 CODECS = ("zst", "gz", "zip")
@@ -132,8 +134,14 @@ class Settings:
         stored=True, shown_default="`surge` on PATH, else the built-in engine",
     )
     surge_options: tuple[str, ...] = setting(
-        (), "Generator filter options, e.g. '-T -P' (whitelist: -T -P -t# -f# -p# -B#).",
+        (), f"Surge 2.0 filter options, e.g. '-T -P', each checked against the manual's syntax: "
+        f"{SHOWN}; the output format and the splitting are the pipeline's own.",
         GeneratorOptions(), QUEUED, "Generator", stored=True,
+    )
+    preset: str = setting(
+        "none", "A named option line put before --surge-options; cloudsurge-production is the "
+        "reference system's '-P -T -B1,2,3,4,5,7,8,9 -t0 -f0'.", click.Choice(tuple(PRESETS)),
+        QUEUED, "Generator", stored=True,
     )
     generator_timeout: float = setting(
         0.0, "Kill a generator run after this many seconds (0: no limit).", SECONDS, QUEUED,
@@ -148,9 +156,13 @@ class Settings:
         10_000_000, "At most this many structures per compressed part.", POSITIVE, QUEUED,
         "Output", stored=True,
     )
+    format: str = setting(
+        SMILES.name, "Structure format of the parts: SMILES lines (.smi) or SDfile records "
+        "(.sdf, Surge's -F).", click.Choice(tuple(FORMATS)), QUEUED, "Output", stored=True,
+    )
     codec: str = setting(
-        "zst", "Part compression (gz: ISA-L gzip; zip: deflate, like the reference system's "
-        "parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
+        DEFAULT_CODEC, "Part compression (gz: ISA-L gzip; zip: deflate, like the reference "
+        "system's parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
     )
     cluster: str = setting(
         "local", "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
@@ -230,6 +242,12 @@ class Settings:
         check(self)
         if self.scheduler and self.cluster == "kubernetes":
             raise ConfigError("--scheduler and --cluster kubernetes exclude each other")
+
+    @property
+    def generator_options(self) -> tuple[str, ...]:
+        """What the generator gets besides the output format and a split: the preset's line,
+        then --surge-options."""
+        return PRESETS[self.preset] + self.surge_options
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed, validated like the original."""

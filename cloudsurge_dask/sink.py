@@ -24,15 +24,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
-
 from .codec import Codec
 from .errors import CorruptData, TornOutput
+from .formats import SMILES, StructureFormat
 from .layout import manifest_path, part_path
 from .storage import Store
 from .task import Task
 
-_NEWLINE = np.uint8(10)  # numpy counts newlines ~4x faster than bytes.count (SIMD compare)
 QUEUE_DEPTH = 8  # blocks (~1 MiB each) waiting for the compression thread
 
 
@@ -40,8 +38,14 @@ _CASTS = {"str": str, "int": int}
 
 
 def _scalars(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The plain (str, int) fields of a dataclass from parsed JSON, each cast to its type."""
-    return {f.name: _CASTS[str(f.type)](data[f.name]) for f in fields(cls) if f.type in _CASTS}
+    """The plain (str, int) fields of a dataclass from parsed JSON, each cast to its type; a
+    field with a default may be absent (written before the field existed)."""
+    values = {}
+    for f in fields(cls):
+        if f.type in _CASTS:
+            raw = data[f.name] if f.default is dataclasses.MISSING else data.get(f.name, f.default)
+            values[f.name] = _CASTS[str(f.type)](raw)
+    return values
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,8 @@ class Manifest:
     """Everything one task wrote; totals are the sums over `parts`.
 
     `index` is set for a shard: its formulae in output order with their structure counts,
-    so formula i's lines start after the sum of the counts before it.
+    so formula i's records start after the sum of the counts before it. `format` says what
+    a structure's record is (a SMILES line, an SDfile record).
     """
 
     task: str
@@ -85,6 +90,7 @@ class Manifest:
     compressed_bytes: int
     parts: tuple[PartInfo, ...]
     index: tuple[tuple[str, int], ...] = ()
+    format: str = SMILES.name
 
     def to_json(self) -> str:
         """Sorted keys, one line: the C encoder (an indent would take the slow Python one,
@@ -109,9 +115,9 @@ class _PartWriter(threading.Thread):
     stores each finished part while the next one is compressed, so an upload never stalls
     the generator. At most one part is in flight: memory holds two parts at most."""
 
-    def __init__(self, store: Store, codec: Codec, key: str, depth: int) -> None:
+    def __init__(self, store: Store, codec: Codec, key: str, depth: int, member: str) -> None:
         super().__init__(name=f"sink-{key}", daemon=True)
-        self.store, self.codec, self.key = store, codec, key
+        self.store, self.codec, self.key, self.member = store, codec, key, member
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self.parts: list[PartInfo] = []
         self.error: Exception | None = None
@@ -174,7 +180,7 @@ class _PartWriter(threading.Thread):
                 continue  # keep draining so the producer never blocks on a dead consumer
             try:
                 if compressor is None:
-                    compressor = self.codec.compressor(f"{self.key}.{index:05d}.smi")
+                    compressor = self.codec.compressor(f"{self.key}.{index:05d}{self.member}")
                 if kind == "data":
                     compressor.write(value)
                     continue
@@ -190,15 +196,22 @@ class _PartWriter(threading.Thread):
 
 
 class Sink:
-    """Writes tasks under one job root with one codec and a maximum part size (structures)."""
+    """Writes tasks under one job root with one codec, a maximum part size (structures) and
+    one structure format (the codec's extension names the parts: `.smi.zst`, `.sdf.zst`)."""
 
     def __init__(
-        self, store: Store, codec: Codec, part_size: int, queue_depth: int = QUEUE_DEPTH
+        self,
+        store: Store,
+        codec: Codec,
+        part_size: int,
+        queue_depth: int = QUEUE_DEPTH,
+        structure_format: StructureFormat = SMILES,
     ) -> None:
         if part_size < 1:
             raise ValueError("part_size must be at least 1")
         self.store, self.codec, self.part_size = store, codec, part_size
         self.queue_depth = max(1, queue_depth)
+        self.format = structure_format
 
     def write_task(
         self,
@@ -216,7 +229,9 @@ class Sink:
         be stored. Whenever it raises, no manifest is written, so parts already stored stay
         uncommitted orphans.
         """
-        writer = _PartWriter(self.store, self.codec, task.key, self.queue_depth)
+        writer = _PartWriter(
+            self.store, self.codec, task.key, self.queue_depth, self.format.extension
+        )
         writer.start()
         try:
             in_part = self._feed(writer, blocks, task.key)
@@ -234,6 +249,7 @@ class Sink:
             raw_bytes=sum(p.raw_bytes for p in parts),
             compressed_bytes=sum(p.compressed_bytes for p in parts),
             parts=parts,
+            format=self.format.name,
         )
         if before_commit is not None:
             manifest = before_commit(manifest) or manifest
@@ -241,27 +257,32 @@ class Sink:
         return manifest
 
     def _feed(self, writer: _PartWriter, blocks: Iterable[bytes | bytearray], key: str) -> int:
-        """Cut blocks at every `part_size`-th newline; return the structures of the open part."""
-        size, in_part, last = self.part_size, 0, 10
+        """Cut blocks after every `part_size`-th record; return the structures of the open part.
+
+        Records are counted per block (for SMILES a numpy newline count), and their ends are
+        located only in a block where a part ends."""
+        fmt, size, in_part = self.format, self.part_size, 0
+        carry, last = b"", b""
         for block in blocks:
             if not block:
                 continue
-            last = block[-1]
-            count = int(np.count_nonzero(np.frombuffer(block, np.uint8) == _NEWLINE))
-            if in_part + count < size:
+            count = fmt.count(block, carry)
+            if in_part + count >= size:
+                ends = fmt.ends(block, carry)
+                view, start, index = memoryview(block), 0, size - in_part - 1
+                while index < count:
+                    end = ends[index]
+                    writer.put(view[start:end])
+                    writer.end_part(size)
+                    start, index = end, index + size
+                in_part = count - (index - size + 1)
+                if start < len(block):
+                    writer.put(view[start:])
+            else:
                 writer.put(block)
                 in_part += count
-                continue
-            newlines = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
-            view, start, index = memoryview(block), 0, size - in_part - 1
-            while index < count:
-                end = int(newlines[index]) + 1
-                writer.put(view[start:end])
-                writer.end_part(size)
-                start, index = end, index + size
-            in_part = count - (index - size + 1)
-            if start < len(block):
-                writer.put(view[start:])
-        if last != 10:
-            raise TornOutput(f"{key}: output does not end with a newline")
+            carry = fmt.carry(carry, block)
+            last = (last + bytes(block[-len(fmt.terminator) :]))[-len(fmt.terminator) :]
+        if not fmt.complete(last):
+            raise TornOutput(f"{key}: output does not end with {fmt.ending}")
         return in_part

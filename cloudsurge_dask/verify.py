@@ -10,9 +10,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .codec import get_codec
+from .codec import Codec, get_codec
 from .errors import ConfigError, StorageError, VerifyError
 from .export import load_records
+from .formats import StructureFormat, get_format
 from .layout import MANIFESTS, PARTS, job_url, manifest_path
 from .records import OK
 from .settings import Settings
@@ -127,14 +128,17 @@ def _check_manifest(store: Store, manifest: Manifest, report: VerifyReport) -> N
         if total != getattr(manifest, name):
             report.problems.append(f"{where}: {name} {getattr(manifest, name)} != sum {total}")
     try:
-        codec = get_codec(manifest.codec)
+        fmt = get_format(manifest.format)
+        codec = get_codec(manifest.codec, content=fmt.extension)
     except ConfigError as exc:
         report.problems.append(f"{where}: {exc}")
         return
     for part in parts:
         if not part.path.endswith(codec.extension):
-            report.problems.append(f"{part.path}: extension does not match codec {codec.name}")
-        problem = _check_part(store, part, codec.name)
+            report.problems.append(
+                f"{part.path}: extension does not match codec {codec.name} and format {fmt.name}"
+            )
+        problem = _check_part(store, part, codec, fmt)
         report.parts += 1
         if problem:
             report.problems.append(f"{part.path}: {problem}")
@@ -142,7 +146,7 @@ def _check_manifest(store: Store, manifest: Manifest, report: VerifyReport) -> N
             report.structures += part.structures
 
 
-def _check_part(store: Store, part: PartInfo, codec_name: str) -> str | None:
+def _check_part(store: Store, part: PartInfo, codec: Codec, fmt: StructureFormat) -> str | None:
     """None if the part matches its entry, else what is wrong with it."""
     try:
         data = store.read_bytes(part.path)
@@ -154,20 +158,21 @@ def _check_part(store: Store, part: PartInfo, codec_name: str) -> str | None:
         return f"{len(data)} bytes stored, manifest says {part.compressed_bytes}"
     if hashlib.sha256(data).hexdigest() != part.sha256:
         return "sha256 differs from the manifest"
-    lines = raw = 0
-    last = b"\n"
+    records = raw = 0
+    carry = last = b""
     try:
-        for piece in get_codec(codec_name).iter_decompress(data):
-            lines += piece.count(b"\n")
+        for piece in codec.iter_decompress(data):
+            records += fmt.count(piece, carry)
             raw += len(piece)
-            last = piece[-1:]
+            carry = fmt.carry(carry, piece)
+            last = (last + piece[-len(fmt.terminator) :])[-len(fmt.terminator) :]
     except VerifyError as exc:
         return str(exc)
-    if raw and last != b"\n":
-        return "content does not end with a newline"
-    if lines != part.structures or raw != part.raw_bytes:
+    if not fmt.complete(last):
+        return f"content does not end with {fmt.ending}"
+    if records != part.structures or raw != part.raw_bytes:
         return (
-            f"holds {lines} structures / {raw} bytes, "
+            f"holds {records} structures / {raw} bytes, "
             f"manifest says {part.structures} / {part.raw_bytes}"
         )
     return None

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from .codec import get_codec
 from .errors import GeneratorCrashed, GeneratorError, GeneratorRejected, QueueError, StorageError
+from .formats import get_format
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
@@ -100,8 +101,12 @@ class Worker:
         self.consumer = consumer or consumer_name()
         self.executable = resolve_executable(self.settings.surge)
         self.batch_capable = takes_several_formulae(self.executable)
+        self.format = get_format(self.settings.format)
         self.sink = Sink(
-            open_store(meta.root), get_codec(self.settings.codec), self.settings.part_size
+            open_store(meta.root),
+            get_codec(self.settings.codec, content=self.format.extension),
+            self.settings.part_size,
+            structure_format=self.format,
         )
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
@@ -211,9 +216,10 @@ class Worker:
         return Generation(
             self.executable,
             task,
-            self.settings.surge_options,
+            self.settings.generator_options,
             self.settings.generator_timeout,
             formulae=formulae,
+            output=self.format.option,
         )
 
     def _batch(

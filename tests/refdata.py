@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 
-
 def find_reference() -> Path:
     """`CLOUDSURGE_REFERENCE` if set, else the first `shared/reference` folder found beside
     this checkout or any folder above it (a worktree may sit deeper than ../shared)."""
@@ -43,3 +42,10 @@ def hill_counts() -> dict[str, int]:
         if not options and count != "error":
             table[parse_formula(formula).hill] = int(count)
     return table
+
+
+@functools.cache
+def surge2_counts() -> dict[tuple[str, str], str]:
+    """(formula, options) -> Surge 2.0's count (its `>Z` line's last number) or 'error'."""
+    with open(REFERENCE / "surge2" / "surge2_counts.csv", newline="") as handle:
+        return {(row["formula"], row["options"]): row["count"] for row in csv.DictReader(handle)}

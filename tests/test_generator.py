@@ -13,7 +13,6 @@ from cloudsurge_dask.generator import (
     BLOCK_SIZE,
     Generation,
     resolve_executable,
-    validate_options,
 )
 from cloudsurge_dask.task import Task
 
@@ -113,18 +112,23 @@ def test_closing_early_kills_the_generator(tmp_path: Path) -> None:
     assert process.poll() is not None
 
 
-@pytest.mark.parametrize("option", ["-T", "-P", "-t0", "-f0", "-t2", "-B1,2,3", "-p1:2"])
-def test_allowed_options(option: str) -> None:
-    assert validate_options([option]) == (option,)
+def test_with_the_aromaticity_filter_the_count_is_the_last_number(tmp_path: Path) -> None:
+    """`-R` adds a fourth count to the `>Z` line: the structures left after the filter."""
+    exe = script(
+        tmp_path,
+        "aromatic",
+        'printf "CC\\nCO\\nCN\\n"; echo ">Z generated 4 -> 9 -> 5 -> 3 in 0.01 sec" >&2\n',
+    )
+    data, result = consume(exe)
+    assert data.count(b"\n") == 3
+    assert (result.graphs, result.coloured, result.structures) == (4, 9, 3)  # type: ignore[attr-defined]
+    assert result.counts == (3,)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    "option",
-    ["-oFILE", "-S", "-u", "-m1/2", "--help", "-T;id", "T", "-t", "-B1,2;", "$(id)", "-e1", ""],
-)
-def test_refused_options(option: str) -> None:
-    with pytest.raises(ConfigError):
-        validate_options([option])
+def test_the_output_option_is_the_formats(tmp_path: Path) -> None:
+    exe = script(tmp_path, "args", 'echo "$@"; echo ">Z wrote 1 -> 1 -> 1 in 0.00 sec" >&2\n')
+    with Generation(exe, Task("C2H6", 1, 4), ("-T",), output="-F") as generation:
+        assert b"".join(generation.blocks()) == b"-T -m1/4 -F C2H6\n"
 
 
 def test_unknown_executable(tmp_path: Path) -> None:

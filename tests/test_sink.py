@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import pickle
@@ -16,9 +17,11 @@ from typing import Any, ClassVar
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
+from refdata import REFERENCE
 
 from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import CorruptData, ObjectNotFound, StorageError, TornOutput
+from cloudsurge_dask.formats import SDF
 from cloudsurge_dask.layout import manifest_path
 from cloudsurge_dask.sink import Manifest, Sink
 from cloudsurge_dask.storage import (
@@ -342,3 +345,65 @@ def test_persistent_faults_end_in_storage_error(flaky: type[FlakyFileSystem]) ->
         Sink(store, get_codec("zst"), 10).write_task(Task("C4H10"), [lines(35)])
     assert flaky.writes == 3  # the first part failed three times, then the task stopped
     assert not store.exists(manifest_path("C4H10"))
+
+
+# -- SDfile records -----------------------------------------------------------------------
+
+
+def sdf_sample(name: str) -> bytes:
+    """Surge's own `-F` output (the records before the sample's stderr section)."""
+    text = (REFERENCE / "surge2" / name).read_bytes()
+    return text.split(b"---- stderr ----\n")[0]
+
+
+@pytest.mark.parametrize("part_size", [1, 4, 1000])
+@pytest.mark.parametrize("block", [1, 5, 6, 7, 13, 4096])
+def test_sdf_parts_cut_after_whole_records(part_size: int, block: int) -> None:
+    """A record ends with a `$$$$` line, which may straddle blocks of any size."""
+    data = sdf_sample("sample-F_C3H4O.txt")
+    records = data.count(b"\n$$$$\n")
+    assert records == 13  # the sample's own `>Z` count
+    store = open_store(f"memory://job-{uuid.uuid4().hex}")
+    manifest = Sink(store, get_codec("zst", content=".sdf"), part_size,
+                    structure_format=SDF).write_task(Task("C3H4O"), split(data, block))  # fmt: skip
+    assert manifest.format == "sdf" and manifest.structures == records
+    assert all(p.path.endswith(".sdf.zst") for p in manifest.parts)
+    parts = read_parts(store, manifest)
+    assert b"".join(parts) == data
+    assert len(parts) == -(-records // part_size)
+    for part, info in zip(parts, manifest.parts, strict=True):
+        assert part.endswith(b"\nM  END\n$$$$\n") and part.startswith(b"\nSurge 2.0\n")
+        assert part.count(b"\n$$$$\n") == info.structures
+    report = verify_job(store, {"C3H4O": records})
+    assert report.ok and report.structures == records, report.problems
+
+
+def test_sdf_output_cut_inside_a_record_is_torn() -> None:
+    data = sdf_sample("sample-F_C2H6O.txt")
+    store = open_store(f"memory://job-{uuid.uuid4().hex}")
+    sink = Sink(store, get_codec("gz", content=".sdf"), 10, structure_format=SDF)
+    with pytest.raises(TornOutput, match=r"does not end with a '\$\$\$\$' line"):
+        sink.write_task(Task("C2H6O"), split(data[:-3], 50))
+    assert not store.exists(manifest_path("C2H6O"))
+
+
+def test_verify_counts_sdf_records_not_lines() -> None:
+    data = sdf_sample("sample-F_C2AzH7.txt")
+    store = open_store(f"memory://job-{uuid.uuid4().hex}")
+    manifest = Sink(store, get_codec("zip", content=".sdf"), 10,
+                    structure_format=SDF).write_task(Task("C2H7N"), [data])  # fmt: skip
+    assert manifest.structures == 2 and data.count(b"\n") > 20
+    assert verify_job(store, {"C2H7N": 2}).ok
+    (part,) = manifest.parts
+    lines_counted = data.count(b"\n")
+    wrong = dataclasses.replace(
+        manifest,
+        structures=lines_counted,
+        parts=(dataclasses.replace(part, structures=lines_counted),),
+    )
+    store.write_bytes(manifest_path("C2H7N"), wrong.to_json().encode())
+    problems = verify_job(store, {"C2H7N": lines_counted}).problems
+    assert problems == [
+        f"{part.path}: holds 2 structures / {len(data)} bytes, "
+        f"manifest says {lines_counted} / {len(data)}"
+    ]
