@@ -92,6 +92,27 @@ def sdf_records(path: Path, manifest: Manifest) -> list[bytes]:
     return [record + b"$$$$\n" for record in data.split(b"$$$$\n")[:-1]]
 
 
+def run_cli(out: Path, *flags: str) -> tuple[str, pd.DataFrame]:
+    """`run` from the command line on the built-in engine; the job id and its records."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cloudsurge_dask", "run", "--output", str(out), "--quiet",
+         "--surge", str(engine_path()), "--workers", "2", *flags],
+        capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job = done.stdout.strip().splitlines()[-1]
+    return job, pd.read_parquet(out / job / "records.parquet")
+
+
+def verify_cli(out: Path, job: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "cloudsurge_dask", "verify", job, "--output", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
 def test_sdf_end_to_end_from_the_command_line(tmp_path: Path) -> None:
     """`run --format sdf` writes .sdf.zst parts of whole records RDKit reads, each task's
     structures are Surge's count, and `verify` re-counts the records."""
@@ -99,17 +120,10 @@ def test_sdf_end_to_end_from_the_command_line(tmp_path: Path) -> None:
     listing = tmp_path / "formulae.txt"
     listing.write_text("".join(f"{f.hill}\n" for f in expected))
     out = tmp_path / "out"
-    common = ["--output", str(out)]
-    run = subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", "run", "--formulae", str(listing), *common,
-         "--format", "sdf", "--preset", "cloudsurge-production", "--surge", str(engine_path()),
-         "--workers", "2", "--part-size", "200", "--quiet"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    job = run.stdout.strip().splitlines()[-1]
-    frame = pd.read_parquet(out / job / "records.parquet").set_index("formula")
-    assert {f.hill: int(c) for f, c in expected.items()} == frame["structures"].to_dict()
+    job, frame = run_cli(out, "--formulae", str(listing), "--format", "sdf",
+                         "--preset", "cloudsurge-production", "--part-size", "200")  # fmt: skip
+    counts = frame.set_index("formula")["structures"].to_dict()
+    assert counts == {f.hill: int(c) for f, c in expected.items()}
     rdBase.DisableLog("rdApp.*")
     manifests = [Manifest.from_json(p.read_bytes()) for p in (out / job / "manifests").iterdir()]
     stored = 0
@@ -122,12 +136,7 @@ def test_sdf_end_to_end_from_the_command_line(tmp_path: Path) -> None:
             assert Chem.MolFromMolBlock(record.decode(), sanitize=False) is not None, record
         stored += len(records)
     assert stored == sum(int(c) for c in expected.values())
-    verify = subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", "verify", job, *common],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert verify.returncode == 0, verify.stderr
-    assert verify.stdout.strip().endswith(f"{stored:,} structures: OK")
+    assert verify_cli(out, job).endswith(f"{stored:,} structures: OK")
 
 
 @pytest.mark.parametrize("options", ["-b", "-e6:8", "-C0", "-d3"])
@@ -136,3 +145,25 @@ def test_other_filters_reach_the_engine(tmp_path: Path, options: str) -> None:
     settings = settings_for(tmp_path, surge_options=options, workers=1)
     assert_counts(run_job(settings, list(expected), quiet=True), expected)
 
+
+
+@pytest.mark.parametrize(("heavy_atoms", "fmt"), [(6, "smiles"), (5, "sdf")])
+def test_whole_production_job_reproduces_every_count(
+    tmp_path: Path, heavy_atoms: int, fmt: str
+) -> None:
+    """Every formula up to N heavy atoms under the production preset, CDK to records: each
+    count is Surge 2.0's (refused formulae rejected), and `verify` re-reads every part."""
+    job, frame = run_cli(
+        tmp_path, "--max-heavy-atoms", str(heavy_atoms), "--preset", "cloudsurge-production",
+        "--format", fmt,
+    )  # fmt: skip
+    expected = {f.hill: c for f, c in table(PRODUCTION).items() if f.heavy_atoms <= heavy_atoms}
+    assert sorted(frame["formula"]) == sorted(expected)
+    got = {
+        row.formula: "error" if row.status == REJECTED else str(row.structures)
+        for row in frame.itertuples()
+    }
+    assert got == expected
+    assert (frame["status"] != "failed").all()
+    total = sum(int(c) for c in expected.values() if c != "error")
+    assert verify_cli(tmp_path, job).endswith(f"{total:,} structures: OK")
