@@ -38,6 +38,21 @@ def max_hydrogens(counts: Iterable[tuple[str, int]]) -> int:
     return sum(count * (VALENCES[element] - 2) for element, count in counts) + 2
 
 
+def element_problem(elements: Iterable[str]) -> str | None:
+    """Why a list of heavy elements cannot make formulae, or None: the one element check of
+    both the settings and the formula generator."""
+    chosen = list(elements)
+    if not chosen:
+        return "name at least one element"
+    unknown = [element for element in chosen if element not in VALENCES]
+    if unknown:
+        return (
+            f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
+            f"{', '.join(VALENCES)} (hydrogens are implied)"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Formula:
     """Heavy-atom counts (kept in Hill order: C first, then alphabetical) plus hydrogens.

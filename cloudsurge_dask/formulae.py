@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import ConfigError, FormulaError, StorageError
-from .formula import MAX_HEAVY_ATOMS, VALENCES, Formula, check_formula, max_hydrogens, parse_formula
+from .formula import (
+    MAX_HEAVY_ATOMS,
+    Formula,
+    check_formula,
+    element_problem,
+    max_hydrogens,
+    parse_formula,
+)
 from .storage import open_file
 
 CDK_JAR_DIR = Path("/usr/share/java")
@@ -108,14 +115,9 @@ def _check_request(max_heavy_atoms: int, elements: Sequence[str]) -> list[str]:
             f"not {max_heavy_atoms!r}"
         )
     chosen = list(dict.fromkeys(elements))
-    if not chosen:
-        raise ConfigError("name at least one element")
-    unknown = [element for element in chosen if element not in VALENCES]
-    if unknown:
-        raise ConfigError(
-            f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
-            f"{', '.join(VALENCES)} (hydrogens are implied)"
-        )
+    problem = element_problem(chosen)
+    if problem:
+        raise ConfigError(problem)
     multisets = math.comb(max_heavy_atoms + len(chosen), len(chosen)) - 1
     if multisets > MAX_MULTISETS:
         raise ConfigError(

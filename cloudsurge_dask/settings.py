@@ -22,7 +22,7 @@ from .codec import DEFAULT_CODEC
 from .declaration import check, declared, setting
 from .errors import ConfigError
 from .formats import FORMATS, SMILES
-from .formula import MAX_HEAVY_ATOMS, VALENCES
+from .formula import MAX_HEAVY_ATOMS, element_problem
 from .layout import job_url
 from .surgeoptions import PRESETS, SHOWN, validate_options
 
@@ -46,16 +46,9 @@ class ElementList(click.ParamType):
 
     def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
         items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-        if not items:
-            self.fail("name at least one element", param, ctx)
-        unknown = [item for item in items if item not in VALENCES]
-        if unknown:
-            self.fail(
-                f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
-                f"{', '.join(VALENCES)} (hydrogens are implied)",
-                param,
-                ctx,
-            )
+        problem = element_problem(items)
+        if problem:
+            self.fail(problem, param, ctx)
         return tuple(items)
 
 
