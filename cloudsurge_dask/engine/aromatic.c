@@ -4,9 +4,9 @@
  * whose length is 2 mod 4 and whose bonds alternate single and double;
  * rotating it swaps single and double bonds; two molecules are equivalent
  * when rotations (and isomorphism) lead from one to the other.  One molecule
- * per class is kept, the one Surge keeps: with the bonds ordered by their
- * higher atom number, then their lower one, both descending, the class member
- * (over rotations and the colouring's stabiliser) whose bond orders are the
+ * per class is kept, the one Surge keeps: in the slot order of bonds.c
+ * (bonds by lower atom, then higher atom), the class member (over
+ * rotations and the colouring's stabiliser) whose bond orders are the
  * lexicographically largest.  The rule was read off Surge's output for C10H8
  * (every one of its 1,648 classes with two or more members); it needs no
  * memory across molecules.  Candidate cycles are listed once per colouring.
@@ -27,15 +27,6 @@ void cs_arom_colouring(cs_run *r)
     for (int v = 0; v < g->n; ++v)
         if (r->plan->t[s->col[v]].elem == 0 && g->deg[v] >= 2 && s->capc[v] >= 1)
             carbon |= (u32)1 << v;
-    /* bond slots in Surge's comparison order: edges by (higher atom, lower
-     * atom), descending; our edges are numbered by (lower, higher) */
-    s->nord = 0;
-    for (int j = g->n - 1; j >= 0; --j)
-        for (int i = j - 1; i >= 0; --i)
-            if ((g->adj[j] >> i) & 1) {
-                int e = g->eidx[i][j];
-                if (s->esmax[e] > 0) s->ord[s->nord++] = s->slotof[e];
-            }
     if (__builtin_popcount(carbon) < 6) return;
     for (int len = 6; len <= g->n && s->ncyc < CS_MAXCYC; len += 4) {
         s->ncyc += cs_list_cycles(g->adj, g->n, carbon, len, (const signed char(*)[CS_MAXN])g->eidx,

@@ -4,8 +4,8 @@
  * Every free choice is a "slot": the extra order of an edge, or the leaves
  * (F, Cl, ...) on a vertex.  Slots are visited in the order their symbols
  * appear in a SMILES template of the coloured graph, so the SMILES of each
- * structure is written while it is enumerated; an assignment is kept when it
- * is the lexicographically smallest of its orbit under the stabiliser.
+ * structure is written while it is enumerated; of each orbit under the
+ * stabiliser the assignment Surge itself writes is kept (bond_largest).
  * Atoms written in brackets (any valence other than the element's usual one,
  * or an element outside SMILES' organic subset) carry their hydrogen count,
  * known only at the end: such lines are rendered again from the template.
@@ -183,13 +183,15 @@ static size_t render_smiles(const cs_run *r, char *out)
     return len;
 }
 
-static void fill_mol(cs_run *r)
+/* The molecule for the record writers: skeleton atoms in graph order, then
+ * the leaves (Surge's own order when there are no leaves), or, for -A
+ * (by_element), every atom in formula order as that format numbers them. */
+static void fill_mol(cs_run *r, int by_element)
 {
     const cs_graph *g = &r->g;
     const cs_slots *s = &r->s;
     const cs_plan *p = r->plan;
     cs_mol *m = &r->mol;
-    /* atoms in formula order (element table order), as -A numbers them */
     int order[CS_MAXN], na = 0;
     int leafof[CS_MAXN], leaftype[CS_MAXN];
     int nl = 0;
@@ -201,11 +203,16 @@ static void fill_mol(cs_run *r)
                 ++nl;
             }
     int total = g->n + nl;
-    for (int want = 0; want < r->el->n; ++want) {
-        for (int v = 0; v < g->n; ++v)
-            if (p->t[s->col[v]].elem == want) order[na++] = v;
-        for (int l = 0; l < nl; ++l)
-            if (p->hal[leaftype[l]].elem == want) order[na++] = CS_MAXN + l;
+    if (by_element) {
+        for (int want = 0; want < r->el->n; ++want) {
+            for (int v = 0; v < g->n; ++v)
+                if (p->t[s->col[v]].elem == want) order[na++] = v;
+            for (int l = 0; l < nl; ++l)
+                if (p->hal[leaftype[l]].elem == want) order[na++] = CS_MAXN + l;
+        }
+    } else {
+        for (int v = 0; v < g->n; ++v) order[na++] = v;
+        for (int l = 0; l < nl; ++l) order[na++] = CS_MAXN + l;
     }
     int pos[2 * CS_MAXN];
     for (int i = 0; i < total; ++i) pos[order[i]] = i;
@@ -256,15 +263,15 @@ static void emit(cs_run *r, int pos)
         }
         break;
     case CS_FMT_SDF:
-        fill_mol(r);
+        fill_mol(r, 0);
         cs_write_sdf(&r->out, &r->mol);
         break;
     case CS_FMT_ALPHA:
-        fill_mol(r);
+        fill_mol(r, 1);
         cs_write_alpha(&r->out, &r->mol, r->plan->text);
         break;
     case CS_FMT_O3:
-        fill_mol(r);
+        fill_mol(r, 0);
         cs_write_numeric(&r->out, &r->mol, 1);
         break;
     default:
@@ -302,23 +309,39 @@ static int pairs_ok(const cs_run *r)
     return 1;
 }
 
-static inline int bond_minimal(const cs_slots *s)
+/* Of each orbit under the stabiliser the structure Surge writes is kept: the
+ * one whose slots, compared in the order ord[] (bonds in edge order, i.e. by
+ * lower atom then higher atom; then leaf groups), are lexicographically
+ * largest.  So labelled output (SDfile atom and bond blocks) is Surge's own. */
+static inline int bond_largest(const cs_slots *s)
 {
     const unsigned char *p = s->stab;
     for (size_t i = 0; i < s->nstab; ++i, p += s->ns) {
-        for (int k = 0; k < s->ns; ++k) {
-            int a = s->xs[p[k]], b = s->xs[k];
-            if (a < b) return 0;
-            if (a > b) break;
+        for (int k = 0; k < s->nord; ++k) {
+            int q = s->ord[k];
+            int a = s->xs[p[q]], b = s->xs[q];
+            if (a > b) return 0;
+            if (a < b) break;
         }
     }
     return 1;
 }
 
+/* the comparison order of the slots (see bond_largest) */
+static void slot_order(cs_run *r)
+{
+    cs_slots *s = &r->s;
+    s->nord = 0;
+    for (int e = 0; e < r->g.ne; ++e)
+        if (s->esmax[e] > 0) s->ord[s->nord++] = s->slotof[e];
+    for (int k = 0; k < s->ns; ++k)
+        if (s->s_type[k] == 1) s->ord[s->nord++] = k;
+}
+
 static void leaf(cs_run *r, int pos)
 {
     cs_slots *s = &r->s;
-    if (s->nstab && !bond_minimal(s)) return;
+    if (s->nstab && !bond_largest(s)) return;
     if (r->plan->check_coord && !coordination_ok(r)) return;
     if (r->g.npair && !pairs_ok(r)) return;
     ++r->count[2];
@@ -481,6 +504,7 @@ void cs_bonds(cs_run *r)
 
     build_template(r);
     stabiliser(r);
+    slot_order(r);
     if (r->opt->arom) cs_arom_colouring(r);
 
     for (int j = 0; j < p->nhal; ++j) s->remh[j] = p->hal[j].cnt;

@@ -1,9 +1,9 @@
 /* colour.c - stage 2: element assignments up to the automorphisms of G.
  *
  * Aut(G) is listed element by element (closure of nauty's generators), and a
- * colouring is kept only when it is the lexicographically smallest of its
- * orbit.  Groups above MAXGROUP are refused with a clear error rather than
- * exhausting memory.
+ * colouring is kept only when it is the lexicographically largest of its
+ * orbit (see colouring_is_largest).  Groups above MAXGROUP are refused with a
+ * clear error rather than exhausting memory.
  *
  * Licence: Apache-2.0.
  */
@@ -109,7 +109,9 @@ void cs_group_compute(cs_group *grp, u32 *adj, int n)
     }
 }
 
-static int colouring_is_smallest(const cs_run *r)
+/* Of each orbit the colouring Surge writes is kept: the lexicographically
+ * largest (colours in element table order), as its SDfile samples show. */
+static int colouring_is_largest(const cs_run *r)
 {
     int n = r->g.n;
     const int *col = r->s.col;
@@ -117,8 +119,8 @@ static int colouring_is_smallest(const cs_run *r)
     for (size_t gi = 1; gi < r->grp.n; ++gi, p += n) {
         for (int i = 0; i < n; ++i) {
             int a = col[p[i]], b = col[i];
-            if (a < b) return 0;
-            if (a > b) break;
+            if (a > b) return 0;
+            if (a < b) break;
         }
     }
     return 1;
@@ -142,7 +144,7 @@ static void colrec(cs_run *r, int v)
     const cs_graph *g = &r->g;
     const cs_plan *p = r->plan;
     if (v == g->n) {
-        if (!colouring_is_smallest(r)) return;
+        if (!colouring_is_largest(r)) return;
         if (!carbon_rings_ok(r)) return;
         ++r->count[1];
         if (r->opt->format == CS_FMT_O2) {

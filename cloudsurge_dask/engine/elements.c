@@ -115,14 +115,24 @@ static void set_type(cs_type *t, const cs_elements *el, int elem, int cnt, const
  * fitted to its reference table (SEMANTICS.md): twice the double bond
  * equivalents D2 odd or negative; no edge count possible (with -e); or the
  * elements' coordination limits needing more multiple bonds than D2 gives. */
-static int refused(const char *f, const long *cnt, const cs_elements *el, const cs_opts *o, long V,
-                   long h, int n, char *err, size_t errlen)
+static int refused(cs_plan *p, const char *f, const long *cnt, const cs_elements *el,
+                   const cs_opts *o, long V, long h, char *err, size_t errlen)
 {
+    int n = p->natoms;
     long d2 = V - 2L * n + 2 - h;
     if (d2 % 2 != 0)
         return fail(err, errlen, "impossible hydrogen count in '%s': valence sum minus H is odd", f);
     if (d2 < 0)
         return fail(err, errlen, "no structure possible for '%s': too many hydrogens to connect %d atoms", f, n);
+    long need = 0;
+    for (int i = 0; i < el->n; ++i) {
+        if (cnt[i] == 0) continue;
+        int c = el->e[i].maxcoord < o->maxc ? el->e[i].maxcoord : o->maxc;
+        if (el->e[i].val > c) need += el->e[i].val - c;
+    }
+    if (need > d2)
+        return fail(err, errlen,
+                    "no structure possible for '%s': coordination limits need more multiple bonds", f);
     long emin = n - 1, emax = n - 1 + d2 / 2;
     if (h == 0 && n > 1) {
         /* an atom without hydrogens needs ceil(valence / 3) bonds */
@@ -139,15 +149,11 @@ static int refused(const char *f, const long *cnt, const cs_elements *el, const 
     if (emin > emax)
         return fail(err, errlen, "no structure possible for '%s': no bond count fits (%ld > %ld)", f,
                     emin, emax);
-    long need = 0;
-    for (int i = 0; i < el->n; ++i) {
-        if (cnt[i] == 0) continue;
-        int c = el->e[i].maxcoord < o->maxc ? el->e[i].maxcoord : o->maxc;
-        if (el->e[i].val > c) need += el->e[i].val - c;
-    }
-    if (need > d2)
-        return fail(err, errlen,
-                    "no structure possible for '%s': coordination limits need more multiple bonds", f);
+    /* what Surge reports: the multiple bonds the coordination limits force
+     * leave fewer double bond equivalents for rings, so fewer edges */
+    p->dbe = (int)((d2 - need) / 2);
+    p->emin = (int)emin;
+    p->emax = (int)(n - 1 + p->dbe < emax ? n - 1 + p->dbe : emax);
     return 0;
 }
 
@@ -212,7 +218,7 @@ int cs_plan_formula(cs_plan *p, const char *f, const cs_elements *el, const cs_o
         V += (long)el->e[i].val * cnt[i];
         if (el->e[i].val == 1) nmono += cnt[i];
     }
-    if (refused(f, cnt, el, o, V, h, p->natoms, err, errlen)) return -1;
+    if (refused(p, f, cnt, el, o, V, h, err, errlen)) return -1;
     int possible = 1;
     p->nbonds = (int)((V - h) / 2);
     int n = p->natoms;
@@ -255,7 +261,7 @@ int cs_plan_formula(cs_plan *p, const char *f, const cs_elements *el, const cs_o
     int mine = n - 1, maxe;
     int minb = (p->nbonds + p->maxx) / (p->maxx + 1);
     if (minb > mine) mine = minb;
-    maxe = p->nbonds;
+    maxe = p->emax - p->htot; /* leaves take one edge each */
     if (maxe > n * (n - 1) / 2) maxe = n * (n - 1) / 2;
     if (maxe > n * maxdeg / 2) maxe = n * maxdeg / 2;
     if (o->edges.on) {

@@ -225,23 +225,20 @@ static double cpu_seconds(void)
     return (double)clock() / CLOCKS_PER_SEC;
 }
 
-/* Surge's description of a formula: counts, geng's edge range, DBE */
-static void describe(const cs_plan *p, const cs_elements *el, const cs_opts *o, const char *f)
+/* Surge's description of a formula: counts, its edge range, DBE */
+static void describe(const cs_plan *p, const cs_elements *el, const cs_opts *o)
 {
-    (void)el;
-    int n = p->natoms, nb = p->nbonds + p->htot;
-    int lo = n - 1, hi = nb;
-    int minb = (nb + p->maxx) / (p->maxx + 1);
-    if (minb > lo) lo = minb;
-    if (hi > n * (n - 1) / 2) hi = n * (n - 1) / 2;
-    if (hi > n * o->maxd / 2) hi = n * o->maxd / 2;
     fprintf(stderr, "%s  H=%d", p->text, p->nH);
-    (void)f;
-    for (int t = 0; t < p->nt; ++t) fprintf(stderr, " %s=%d", el->e[p->t[t].elem].insym, p->t[t].cnt);
-    for (int t = 0; t < p->nhal; ++t)
-        fprintf(stderr, " %s=%d", el->e[p->hal[t].elem].insym, p->hal[t].cnt);
-    fprintf(stderr, "  nv=%d edges=%d-%d DBE=%d maxd=%d maxc=%d\n", n, lo, hi, nb - (n - 1), o->maxd,
-            o->maxc);
+    for (int i = 0; i < el->n; ++i) {
+        int cnt = 0;
+        for (int t = 0; t < p->nt; ++t)
+            if (p->t[t].elem == i) cnt = p->t[t].cnt;
+        for (int t = 0; t < p->nhal; ++t)
+            if (p->hal[t].elem == i) cnt = p->hal[t].cnt;
+        if (cnt) fprintf(stderr, " %s=%d", el->e[i].insym, cnt);
+    }
+    fprintf(stderr, "  nv=%d edges=%d-%d DBE=%d maxd=%d maxc=%d\n", p->natoms, p->emin, p->emax,
+            p->dbe, o->maxd, o->maxc);
 }
 
 int main(int argc, char **argv)
@@ -290,7 +287,7 @@ int main(int argc, char **argv)
     double t0 = cpu_seconds();
     for (int i = 0; i < nf; ++i) {
         if (cs_plan_formula(&plan, formulas[i], &el, &opt, err, sizeof(err)) != 0) cs_die("%s", err);
-        if (nf == 1 || opt.verbose) describe(&plan, &el, &opt, formulas[i]);
+        if (nf == 1 || opt.verbose) describe(&plan, &el, &opt);
         memset(run.count, 0, sizeof(run.count));
         if (plan.possible) cs_run_formula(&run);
         if (run.out.err) cs_die("write error: %s", strerror(run.out.err));

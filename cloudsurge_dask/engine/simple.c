@@ -96,7 +96,16 @@ void cs_outproc(FILE *f, graph *g, int n)
     cs_graph *gr = &r->g;
     const cs_plan *p = r->plan;
     gr->n = n;
-    to_masks(g, n, gr->adj);
+    /* Surge numbers geng's vertices backwards (its SDfile samples show it);
+     * doing the same makes our labelled output, and every choice of a
+     * representative that depends on labels, Surge's own */
+    u32 fwd[CS_MAXN];
+    to_masks(g, n, fwd);
+    for (int i = 0; i < n; ++i) {
+        u32 m = 0;
+        for (u32 w = fwd[i]; w; w &= w - 1) m |= (u32)1 << (n - 1 - __builtin_ctz(w));
+        gr->adj[n - 1 - i] = m;
+    }
     if (below_lower(r->opt, gr->adj, n)) return;
     ++r->count[0];
     if (r->opt->format == CS_FMT_O1) {

@@ -76,6 +76,7 @@ typedef struct cs_plan {
     int htot;            /* monovalent atoms placed as leaves */
     int n;               /* skeleton vertices given to geng */
     int possible;        /* 0: no structure can exist, count 0 */
+    int emin, emax, dbe; /* Surge's edge range and double bond equivalents (all atoms) */
     int mine, maxe, maxdeg;
     int maxx;            /* highest extra bond order (2, or 1 with -T) */
     int atoms_ge[8];     /* skeleton atoms whose valence is >= k */
