@@ -9,7 +9,8 @@
  *   stage 2  colour.c   element assignments, one per orbit of Aut(G);
  *   stage 3  bonds.c    bond multiplicities, one per orbit of the colouring's
  *                       stabiliser, then the molecule-level filters
- *                       (substruct.c, aromatic.c) and the writers (output.c).
+ *                       (substruct.c, aromatic.c) and the writers (smiles.c
+ *                       for SMILES, output.c for the other formats).
  * elements.c holds the element table and turns a formula into a plan;
  * main.c reads the command line and runs the formulae one by one.
  *
@@ -200,6 +201,11 @@ void cs_colourings(cs_run *r);
 
 /* bonds.c */
 void cs_bonds(cs_run *r);
+
+/* smiles.c: the template of the coloured graph (sets the slots), and a whole
+ * line rendered again from it (for bracket atoms' hydrogens) */
+void cs_smiles_template(cs_run *r);
+size_t cs_smiles_render(const cs_run *r, char *out);
 
 /* cycles.c: counts in a simple graph given by adjacency masks */
 int cs_count_cycles(const u32 *adj, int n, int len);
