@@ -146,13 +146,13 @@ class RedisServer:
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"RedisServer(port={self._port}, dir={str(self._dir)!r}, {state})"
-
     @property
     def port(self) -> int:
         return _started(self._port)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"RedisServer(port={self._port}, dir={str(self._dir)!r}, {state})"
 
     @property
     def url(self) -> str:
@@ -162,10 +162,6 @@ class RedisServer:
     @property
     def directory(self) -> Path:
         return _started(self._dir)
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def start(self) -> RedisServer:
         """Start on a fresh free port (retried if another process grabs it first)."""
@@ -194,6 +190,10 @@ class RedisServer:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
             self._port = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def restart(self, timeout: float = 10.0) -> None:
         """Stop and start again with the same port, password and directory."""
