@@ -34,7 +34,10 @@ WORKER_SERVICE_ACCOUNT = "cloudsurge-worker"  # Kubernetes SA bound to the Googl
 LABELS = {"app.kubernetes.io/part-of": "cloudsurge"}
 
 
-MANIFESTS = ("manifests",)
+
+def _manifests_only(default: Any, help: str, kind: Any = click.STRING, **more: Any) -> Any:
+    """A setting only the `manifests` subcommand takes (help group Kubernetes)."""
+    return setting(default, help, kind, ("manifests",), "Kubernetes", **more)
 
 
 @dataclass(frozen=True)
@@ -45,36 +48,23 @@ class KubeValues:
     namespace: str = shared(Settings, "namespace")
     image: str = shared(Settings, "image")
     redis_secret: str = shared(Settings, "redis_secret")
-    redis_image: str = setting(
-        "redis:7.2.5-bookworm", "Redis image.", click.STRING, MANIFESTS, "Kubernetes"
+    redis_image: str = _manifests_only("redis:7.2.5-bookworm", "Redis image.")
+    redis_storage: str = _manifests_only("10Gi", "Size of the Redis volume.")
+    redis_memory: str = _manifests_only("1Gi", "Redis memory request and limit.")
+    storage_class: str | None = _manifests_only(
+        None, "StorageClass of the Redis volume.", shown_default="the cluster's default"
     )
-    redis_storage: str = setting(
-        "10Gi", "Size of the Redis volume.", click.STRING, MANIFESTS, "Kubernetes"
-    )
-    redis_memory: str = setting(
-        "1Gi", "Redis memory request and limit.", click.STRING, MANIFESTS, "Kubernetes"
-    )
-    storage_class: str | None = setting(
-        None, "StorageClass of the Redis volume.", click.STRING, MANIFESTS, "Kubernetes",
-        shown_default="the cluster's default",
-    )
-    gcp_service_account: str | None = setting(
+    gcp_service_account: str | None = _manifests_only(
         None, f"Google service account for Workload Identity; renders the "
         f"'{WORKER_SERVICE_ACCOUNT}' Kubernetes service account (then run with "
-        f"--service-account {WORKER_SERVICE_ACCOUNT}).", click.STRING, MANIFESTS, "Kubernetes",
+        f"--service-account {WORKER_SERVICE_ACCOUNT}).",
     )
     storage_secret: str | None = shared(Settings, "storage_secret")
-    client_user: str | None = setting(
-        None, "User (e.g. an e-mail) bound to the client Role as well.", click.STRING,
-        MANIFESTS, "Kubernetes",
+    client_user: str | None = _manifests_only(
+        None, "User (e.g. an e-mail) bound to the client Role as well."
     )
-    job: str | None = setting(
-        None, "Job id from `enqueue`: also render the plain Job.", click.STRING, MANIFESTS,
-        "Kubernetes",
-    )
-    parallelism: int = setting(
-        4, "Pods of the plain Job.", click.IntRange(min=1), MANIFESTS, "Kubernetes"
-    )
+    job: str | None = _manifests_only(None, "Job id from `enqueue`: also render the plain Job.")
+    parallelism: int = _manifests_only(4, "Pods of the plain Job.", click.IntRange(min=1))
     pod_cpu: str = shared(Settings, "pod_cpu")
     pod_memory: str = shared(Settings, "pod_memory")
     pod_ephemeral_storage: str = shared(Settings, "pod_ephemeral_storage")
