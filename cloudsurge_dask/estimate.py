@@ -71,7 +71,7 @@ def raw_features(formula: Formula) -> tuple[float, ...] | None:
     colour = 0.0
     for element, count in formula.counts:
         valence = VALENCES[element]
-        classes[valence] += count
+        classes[min(valence, 4)] += count  # Nx, Px, Sy count with the tetravalent atoms
         excess += count * (valence - 2)
         colour -= math.lgamma(count + 1)
     if excess < 0 or excess % 2:

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 
 from .errors import FormulaError
 
-# Lowest valences, as the generator uses them.
+# Surge 2.0's input names for N, P and S at a higher valence (its manual, Table 1).
+EXTRA_VALENCES: dict[str, int] = {"Nx": 5, "Px": 5, "Sx": 4, "Sy": 6}
+# Valences as the generator uses them: the lowest ones, then the extra names.
 VALENCES: dict[str, int] = {
-    "C": 4, "N": 3, "O": 2, "S": 2, "P": 3, "B": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1,
+    "C": 4, "N": 3, "O": 2, "S": 2, "P": 3, "B": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "Si": 4,
+    **EXTRA_VALENCES,
 }  # fmt: skip
+# The chemical elements among them: what `--elements` (CDK) can enumerate.
+ELEMENTS = tuple(element for element in VALENCES if element not in EXTRA_VALENCES)
 MAX_HEAVY_ATOMS = 32  # the engine's limit
 MAX_FORMULA_CHARS = 200  # far above any valid formula; bounds the work spent on junk
 
@@ -44,11 +49,11 @@ def element_problem(elements: Iterable[str]) -> str | None:
     chosen = list(elements)
     if not chosen:
         return "name at least one element"
-    unknown = [element for element in chosen if element not in VALENCES]
+    unknown = [element for element in chosen if element not in ELEMENTS]
     if unknown:
         return (
             f"unknown element(s) {', '.join(map(repr, unknown))}: choose from "
-            f"{', '.join(VALENCES)} (hydrogens are implied)"
+            f"{', '.join(ELEMENTS)} (hydrogens are implied)"
         )
     return None
 

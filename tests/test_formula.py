@@ -102,7 +102,8 @@ HOSTILE = [
     ("Xx", "unknown element 'Xx'"),
     ("NaCl", "unknown element 'Na'"),
     ("D2O", "unknown element 'D'"),
-    ("Si", "unknown element 'Si'"),
+    ("Sn", "unknown element 'Sn'"),
+    ("NX", "unknown element 'X'"),
     ("Uuo", "unknown element 'Uuo'"),
     ("CHx", "unknown element 'Hx'"),
     # digits without an element

@@ -13,7 +13,7 @@ import pytest
 from refdata import reference_counts
 
 from cloudsurge_dask.errors import ConfigError
-from cloudsurge_dask.formula import MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
+from cloudsurge_dask.formula import ELEMENTS, MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
 from cloudsurge_dask.formulae import _check_installation, generate_formulae
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS
 
@@ -66,7 +66,7 @@ def test_sorted_by_heavy_atoms_then_hill_without_duplicates() -> None:
         (9, ("C", "O")),
         (6, ("N",)),
         (5, ("B", "P", "F")),
-        (4, tuple(VALENCES)),
+        (4, ELEMENTS),
     ],
 )
 def test_equals_an_independent_enumeration(max_heavy_atoms: int, elements: Sequence[str]) -> None:
@@ -86,7 +86,8 @@ def test_equals_an_independent_enumeration(max_heavy_atoms: int, elements: Seque
         (5, "CNO", "not the string 'CNO'"),
         (0, ["C"], f"from 1 to {MAX_HEAVY_ATOMS}"),
         (MAX_HEAVY_ATOMS + 1, ["C"], f"from 1 to {MAX_HEAVY_ATOMS}"),
-        (MAX_HEAVY_ATOMS, tuple(VALENCES), "heavy-atom combinations"),
+        (MAX_HEAVY_ATOMS, ELEMENTS, "heavy-atom combinations"),
+        (5, ["C", "Nx"], "unknown element(s) 'Nx'"),
     ],
 )
 def test_bad_requests_are_config_errors(
