@@ -245,6 +245,7 @@ class ZipCodec(Codec):
 
 
 _CODECS: dict[str, type[Codec]] = {"zst": ZstdCodec, "gz": GzipCodec, "zip": ZipCodec}
+CODECS = tuple(_CODECS)  # the `--codec` values
 
 
 def get_codec(name: str, level: int | None = None, content: str = ".smi") -> Codec:

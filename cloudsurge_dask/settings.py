@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .codec import DEFAULT_CODEC
+from .codec import CODECS, DEFAULT_CODEC
 from .declaration import check, declared, setting
 from .errors import ConfigError
 from .formats import FORMATS, SMILES
@@ -27,7 +27,6 @@ from .layout import job_url
 from .surgeoptions import PRESETS, SHOWN, validate_options
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
-CODECS = ("zst", "gz", "zip")
 CLUSTER_KINDS = ("local", "kubernetes")
 
 # the subcommands each kind of setting applies to
@@ -40,7 +39,7 @@ KUBE_OBJECTS = ("run", "manifests")  # also rendered into the Kubernetes objects
 
 
 class ElementList(click.ParamType):
-    """Heavy elements as `C,N,O` (commas or spaces), each one the generator knows."""
+    """Heavy elements as `C,N,O` (commas or spaces), each one CDK can enumerate."""
 
     name = "elements"
 
