@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from .errors import ConfigError
+from .formula import VALENCES
 
 # The reference system's production line (`surge -P -T -B1,2,3,4,5,7,8,9 -t0 -f0 -S`):
 # planar, no triple bonds, the substructure sets but 6, no 3- or 4-cycles.
@@ -23,7 +24,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
 
 _FLAGS = {"T": "no triple bonds", "P": "planar", "b": "no odd cycles", "R": "aromaticity filter"}
 _RANGES = "tfphCe"  # -X# or -X#:#: cycles of length 3/4/5/6, carbon 6-rings, bonds
-_BOUNDS = "dc"  # -X#: neighbours without / with hydrogen
+_BOUNDS = "dc"  # -X# (1 to 8): neighbours without / with hydrogen
 _PIPELINE = {
     "u": "the pipeline stores the structures (use --format smiles|sdf)",
     "S": "the pipeline chooses the output format (use --format smiles|sdf)",
@@ -41,6 +42,23 @@ _B_SETS = re.compile(r"[0-9]+(?:,[0-9]+)*")
 # -EXv -EXYv -EXvc -EXYvc: X, Y an upper-case letter with an optional lower-case one
 _ELEMENT = re.compile(r"([A-Z][a-z]?)([A-Z][a-z]?)?([0-9])([0-9])?")
 SHOWN = "-T -P -b -R -t# -f# -p# -h# -C# -e# (each # or #:#) -d# -c# -B#[,#...] -EXv[c]"
+
+
+def _definition_problem(value: str) -> str | None:
+    """Why an -E definition is refused: its syntax, a zero valence or coordination, or an
+    input name that already means something (hydrogen, a known element or valence name)."""
+    found = _ELEMENT.fullmatch(value)
+    if found is None:
+        return (
+            "an element definition is -EXv, -EXYv, -EXvc or -EXYvc (X, Y: an upper-case letter "
+            "and an optional lower-case one; v, c: one digit each)"
+        )
+    name, _, valence, coordination = found.groups()
+    if name == "H" or name in VALENCES:
+        return f"{name} is already an element of the generator; define a new input name"
+    if valence == "0" or coordination == "0":
+        return "a valence or coordination of 0 leaves the element unconnected"
+    return None
 
 
 def _problem(option: str) -> str | None:
@@ -61,19 +79,16 @@ def _problem(option: str) -> str | None:
             return f"the range {low}:{high} is empty (its low end exceeds its high end)"
         return None
     if letter in _BOUNDS:
-        return None if re.fullmatch(_NUMBER, value) else f"-{letter} takes one number: -{letter}#"
+        if not re.fullmatch(_NUMBER, value):
+            return f"-{letter} takes one number: -{letter}#"
+        return None if 1 <= int(value) <= 8 else f"-{letter} takes 1 to 8, not {value}"
     if letter == "B":
         if not _B_SETS.fullmatch(value):
             return "-B takes a comma-separated list of substructure sets, e.g. -B1,2,3"
         wrong = [n for n in value.split(",") if not 1 <= int(n) <= 9]
         return f"substructure sets run from 1 to 9, not {', '.join(wrong)}" if wrong else None
     if letter == "E":
-        if _ELEMENT.fullmatch(value):
-            return None
-        return (
-            "an element definition is -EXv, -EXYv, -EXvc or -EXYvc (X, Y: an upper-case letter "
-            "and an optional lower-case one; v, c: one digit each)"
-        )
+        return _definition_problem(value)
     return f"-{letter} is not an option of Surge 2.0"
 
 
