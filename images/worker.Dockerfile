@@ -12,10 +12,11 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 # nauty provides /usr/share/nauty/geng.c and libnauty2-dev the library that setup.py
 # compiles and links the built-in engine against; nauty is pinned because it shapes results.
-# gcc, libc6-dev and binutils follow Debian security updates, so they are not pinned.
+# gcc, libc6-dev, binutils and zlib1g-dev (the engine's -z) follow Debian security
+# updates, so they are not pinned; zlib1g itself is part of every Debian base.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev binutils \
+    && apt-get install -y --no-install-recommends gcc libc6-dev binutils zlib1g-dev \
         nauty=2.8.6+ds-2 libnauty2-dev=2.8.6+ds-2 \
     && rm -rf /var/lib/apt/lists/*
 # Everything the runtime needs goes into one virtualenv, /opt/venv, copied whole into the
@@ -65,7 +66,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini libnauty2=2.8.6+ds-2 \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /scratch --no-create-home \
         --shell /usr/sbin/nologin app \

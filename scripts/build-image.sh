@@ -4,6 +4,10 @@
 #
 #   bash scripts/build-image.sh [--tag IMAGE] [--base auto|python|debian]
 #                               [--surge-version V --surge-sha256 SHA] [--save FILE.tar]
+#   bash scripts/build-image.sh --redis [--tag IMAGE] [--base ...] [--save FILE.tar]
+#
+# --redis        the Redis image instead: the official redis:7.2.5-bookworm where a registry
+#                answers, else images/redis.Dockerfile (Debian's redis-server) on the local base
 #
 # --base python  the pinned Python image of the Dockerfile (a registry must be reachable);
 # --base debian  a Debian bookworm base made here with mmdebstrap from Debian's package
@@ -17,7 +21,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-tag=localhost/cloudsurge-worker:dev
+tag=""
+what=worker
 base=${CLOUDSURGE_IMAGE_BASE:-auto}
 surge_version=""
 surge_sha256=""
@@ -29,13 +34,15 @@ while [ $# -gt 0 ]; do
         --surge-version) surge_version=$2; shift 2 ;;
         --surge-sha256) surge_sha256=$2; shift 2 ;;
         --save) save=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        --redis) what=redis; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "build-image: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 case "$base" in auto|python|debian) ;; *) echo "build-image: --base auto|python|debian" >&2; exit 2 ;; esac
 
 python_image=$(sed -n 's/^ARG PYTHON_IMAGE=//p' images/worker.Dockerfile)
+redis_image=redis:7.2.5-bookworm
 debian_base=localhost/cloudsurge-base:bookworm
 log() { echo "build-image: $*" >&2; }
 
@@ -67,6 +74,8 @@ else
 fi
 engine_cmd=("$engine")
 build_flags=()
+mounts=()
+mount_flags=()
 if [ "$engine" = podman ]; then
     # crun refuses hybrid cgroups on some hosts; runc works wherever podman does.
     command -v runc >/dev/null || apt_install runc
@@ -75,8 +84,7 @@ if [ "$engine" = podman ]; then
     nproc=$(ulimit -Hu); [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
     build_flags+=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc:$nproc" --format oci
                   --ignorefile images/worker.Dockerfile.dockerignore)
-    # pip's configuration and CA bundle, read-only, for the build's RUN steps only
-    mounts=()
+    # pip's configuration and CA bundle, read-only, for the build stage's RUN steps only
     if command -v pip3 >/dev/null || command -v pip >/dev/null; then
         pipcmd=$(command -v pip3 || command -v pip)
         while read -r file; do mounts+=("$file"); done < <(
@@ -93,7 +101,7 @@ if [ "$engine" = podman ]; then
     for path in "${mounts[@]}"; do
         if [ -e "$path" ] && [ -z "${seen[$path]:-}" ]; then
             seen[$path]=1
-            build_flags+=(-v "$path:$path:ro")
+            mount_flags+=(-v "$path:$path:ro")
         fi
     done
 fi
@@ -102,11 +110,14 @@ log "engine: ${engine_cmd[*]}"
 have_image() { "${engine_cmd[@]}" image inspect "$1" >/dev/null 2>&1; }
 
 # --- the base -------------------------------------------------------------------------------
+pullable() { have_image "$1" || timeout 120 "${engine_cmd[@]}" pull -q "$1" >/dev/null 2>&1; }
+wanted=$python_image
+[ "$what" = redis ] && wanted=$redis_image
 if [ "$base" = auto ]; then
-    if have_image "$python_image" || timeout 120 "${engine_cmd[@]}" pull -q "$python_image" >/dev/null 2>&1; then
+    if pullable "$wanted"; then
         base=python
     else
-        log "cannot pull $python_image: using a Debian base made here"
+        log "cannot pull $wanted: using a Debian base made here"
         base=debian
     fi
 fi
@@ -140,12 +151,32 @@ else
 fi
 
 # --- the build ------------------------------------------------------------------------------
-args=(--build-arg "PYTHON_IMAGE=$base_image")
-if [ -n "$surge_version" ]; then
-    args+=(--build-arg "SURGE_VERSION=$surge_version" --build-arg "SURGE_SHA256=$surge_sha256")
-fi
 start=$(date +%s)
-"${engine_cmd[@]}" build "${build_flags[@]}" "${args[@]}" -f images/worker.Dockerfile -t "$tag" .
+if [ "$what" = redis ]; then
+    if [ "$base" = python ]; then
+        pullable "$redis_image"
+        tag=${tag:-$redis_image}
+        [ "$tag" = "$redis_image" ] || "${engine_cmd[@]}" tag "$redis_image" "$tag"
+    else
+        tag=${tag:-localhost/cloudsurge-redis:7}
+        "${engine_cmd[@]}" build "${build_flags[@]/images\/worker.Dockerfile.dockerignore/images\/redis.Dockerfile.dockerignore}" \
+            --build-arg "BASE_IMAGE=$base_image" -f images/redis.Dockerfile -t "$tag" images
+    fi
+else
+    tag=${tag:-localhost/cloudsurge-worker:dev}
+    args=(--build-arg "PYTHON_IMAGE=$base_image")
+    if [ -n "$surge_version" ]; then
+        args+=(--build-arg "SURGE_VERSION=$surge_version" --build-arg "SURGE_SHA256=$surge_sha256")
+    fi
+    if [ "${#mounts[@]}" -gt 0 ]; then
+        # buildah leaves an empty placeholder for every bind-mount target in each layer a RUN
+        # makes: so only the build stage runs with the mounts, and the runtime stage is built
+        # in a second pass that finds the build stage in the layer cache and mounts nothing.
+        "${engine_cmd[@]}" build "${build_flags[@]}" "${mount_flags[@]}" "${args[@]}" \
+            --target build -f images/worker.Dockerfile .
+    fi
+    "${engine_cmd[@]}" build "${build_flags[@]}" "${args[@]}" -f images/worker.Dockerfile -t "$tag" .
+fi
 seconds=$(( $(date +%s) - start ))
 size=$("${engine_cmd[@]}" image inspect --format '{{.Size}}' "$tag")
 log "built $tag from $base_image in $seconds s: $(( size / 1000000 )) MB"
