@@ -66,8 +66,16 @@ def required_url(url: str | None, who: str) -> str:
     return url
 
 
+RETRIES = 63  # 0.05 s doubling to a 2 s cap: ~2 minutes in all
+
+
 def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
-    """A checked client; transient connection errors are retried with backoff (~9 s)."""
+    """A checked client; transient connection errors are retried with backoff for ~2 minutes.
+
+    The budget covers a Redis pod deleted and recreated by its StatefulSet (old pod gone, new
+    one scheduled, volume mounted, AOF loaded, readiness probe passed, Service endpoint back):
+    ~70 s on the test cluster of scripts/test-kubernetes.sh, and on GKE the volume may have to
+    move to another node."""
     shown = redacted_url(url)
     options: dict[str, Any] = {
         "socket_connect_timeout": min(timeout, 3.0),
@@ -91,7 +99,7 @@ def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
         raise QueueError(f"Redis at {shown} answered: {_scrub(str(exc), url)}") from None
     finally:
         probe.close()
-    backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), 8)
+    backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), RETRIES)
     return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
 
 

@@ -57,7 +57,7 @@ RUN set -eu; \
     find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' \
         -o -name '*.c' -o -name '*.cc' -o -name '*.cpp' \) ! -path '*/cloudsurge_dask/*' -delete; \
     find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-debug {} +; \
-    cloudsurge-surge -u C6H6; \
+    "$site"/cloudsurge_dask/bin/cloudsurge-surge -u C6H6; \
     python -c 'import cloudsurge_dask.cli, cloudsurge_dask.worker, cloudsurge_dask.job, distributed, gcsfs, bokeh'
 
 FROM ${PYTHON_IMAGE} AS runtime

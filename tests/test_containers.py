@@ -78,7 +78,13 @@ def test_image_is_small_non_root_with_tini_and_no_compiler(images: Images) -> No
     assert run_in(images, "id", "-u").stdout.strip() == "10001"
     compilers = run_in(images, "sh", "-c", "command -v gcc cc c++ ld as tcc clang || true")
     assert compilers.stdout.strip() == ""
-    engine_run = run_in(images, "cloudsurge-surge", "-u", "C6H6")
+    engine_run = run_in(
+        images,
+        "sh",
+        "-c",
+        '"$(python -c "from cloudsurge_dask.engine import engine_path; '
+        'print(engine_path())")" -u C6H6',
+    )
     assert engine_run.returncode == 0 and ">Z" in engine_run.stdout + engine_run.stderr
     cli = run_in(images, "python", "-m", "cloudsurge_dask", "--help")
     assert cli.returncode == 0 and "verify" in cli.stdout, cli.stderr
