@@ -366,14 +366,14 @@ remove_network_state() {
     local table chain rule
     for table in nat filter mangle; do
         for chain in $(iptables -t "$table" -S 2>/dev/null | grep 'cloudsurge-k8s' \
-                | grep -o -- '-j CNI-[A-Za-z0-9]*' | awk '{print $2}' | sort -u); do
-            iptables -t "$table" -S | grep -- "-j $chain" | sed 's/^-A /-D /' \
-                | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
+                | grep -o -- '-j CNI-[A-Za-z0-9]*' | awk '{print $2}' | sort -u || true); do
+            { iptables -t "$table" -S | grep -- "-j $chain" | sed 's/^-A /-D /' \
+                | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done; } || true
             iptables -t "$table" -F "$chain" 2>/dev/null || true
             iptables -t "$table" -X "$chain" 2>/dev/null || true
         done
-        iptables -t "$table" -S 2>/dev/null | grep -E -- '^-A [A-Z]+ .*-j KUBE-' | grep -v '^-A KUBE-' \
-            | sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done
+        { iptables -t "$table" -S 2>/dev/null | grep -E -- '^-A [A-Z]+ .*-j KUBE-' | grep -v '^-A KUBE-' \
+            | sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null || true; done; } || true
         for chain in $(iptables -t "$table" -S 2>/dev/null | awk '/^-N KUBE-/ {print $2}'); do
             iptables -t "$table" -F "$chain" 2>/dev/null || true
         done
@@ -383,9 +383,9 @@ remove_network_state() {
     done
     ip link delete cstk8s0 2>/dev/null || true
     rm -rf "$K/cni/ipam"
-    grep -o " $K/[^ ]*" /proc/mounts | sort -r | while read -r mount; do
+    { grep -o " $K/[^ ]*" /proc/mounts | sort -r | while read -r mount; do
         umount -l "$mount" 2>/dev/null || true
-    done
+    done; } || true
 }
 
 down() {
