@@ -169,6 +169,9 @@ class BinaryDistribution(Distribution):
 
 
 setup(
+    # what EngineScript puts in place of scripts (setuptools installs scripts only when
+    # this list is not empty)
+    scripts=[f"cloudsurge_dask/bin/{BINARY}"],
     cmdclass={"build_py": BuildPyWithEngine, "build_scripts": EngineScript},
     distclass=BinaryDistribution,
 )

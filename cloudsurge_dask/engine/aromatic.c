@@ -28,9 +28,13 @@ void cs_arom_colouring(cs_run *r)
         if (r->plan->t[s->col[v]].elem == 0 && g->deg[v] >= 2 && s->capc[v] >= 1)
             carbon |= (u32)1 << v;
     if (__builtin_popcount(carbon) < 6) return;
-    for (int len = 6; len <= g->n && s->ncyc < CS_MAXCYC; len += 4) {
-        s->ncyc += cs_list_cycles(g->adj, g->n, carbon, len, (const signed char(*)[CS_MAXN])g->eidx,
-                                  CS_MAXCYC - s->ncyc, s->cyc_len + s->ncyc, s->cyc_e + s->ncyc);
+    for (int len = 6; len <= g->n; len += 4) {
+        int total, room = CS_MAXCYC - s->ncyc;
+        int got = cs_find_cycles(g->adj, g->n, carbon, len, (const signed char(*)[CS_MAXN])g->eidx,
+                                 0, room, s->cyc_len + s->ncyc, s->cyc_e + s->ncyc, &total);
+        if (total > got)
+            cs_die("more than %d aromatic candidate cycles in one graph: -R not applicable", CS_MAXCYC);
+        s->ncyc += got;
     }
 }
 

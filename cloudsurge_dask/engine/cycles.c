@@ -107,9 +107,17 @@ int cs_count_rings6(const u32 *adj, int n, u32 among)
 int cs_list_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
                    int max, int lens[], int edges[][CS_MAXN])
 {
-    walk w = {.adj = adj, .among = among, .len = len, .eidx = eidx, .max = max, .lens = lens,
-              .edges = edges};
+    int total;
+    return cs_find_cycles(adj, n, among, len, eidx, 0, max, lens, edges, &total);
+}
+
+int cs_find_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
+                   int chordless, int max, int lens[], int edges[][CS_MAXN], int *total)
+{
+    walk w = {.adj = adj, .among = among, .len = len, .chordless = chordless, .eidx = eidx,
+              .max = max, .lens = lens, .edges = edges};
     run_walk(&w, n);
+    *total = w.count;
     return w.count < max ? w.count : max;
 }
 

@@ -14,7 +14,7 @@
 
 #include "surge.h"
 
-#define MAXRINGS 256
+#define MAXRINGS 1024
 #define B(k) (1u << (k))
 
 typedef struct rings {
@@ -55,18 +55,15 @@ static void find_rings(const cs_graph *g, int maxlen, rings *R)
     u32 all = g->n >= 32 ? ~(u32)0 : (((u32)1 << g->n) - 1);
     R->n = 0;
     for (int len = 3; len <= maxlen && len <= g->n; ++len) {
-        int lens[MAXRINGS];
+        int lens[MAXRINGS], total;
         static int edges[MAXRINGS][CS_MAXN];
-        int k = cs_list_cycles(g->adj, g->n, all, len, (const signed char(*)[CS_MAXN])g->eidx,
-                               MAXRINGS, lens, edges);
-        for (int c = 0; c < k && R->n < MAXRINGS; ++c) {
+        int k = cs_find_cycles(g->adj, g->n, all, len, (const signed char(*)[CS_MAXN])g->eidx, 1,
+                               MAXRINGS - R->n, lens, edges, &total);
+        if (total > k) cs_die("more than %d rings of length <= %d: -B sets not applicable", MAXRINGS, maxlen);
+        for (int c = 0; c < k; ++c) {
             u32 vs = 0;
             for (int i = 0; i < len; ++i)
                 vs |= ((u32)1 << g->eu[edges[c][i]]) | ((u32)1 << g->ev[edges[c][i]]);
-            int chord = 0;
-            for (u32 m = vs; m; m &= m - 1)
-                if (__builtin_popcount(g->adj[__builtin_ctz(m)] & vs) != 2) chord = 1;
-            if (chord) continue;
             int i = R->n++;
             R->len[i] = len;
             R->vset[i] = vs;

@@ -30,7 +30,7 @@
 typedef uint32_t u32;
 
 #define CS_MAXELEM 48     /* element table entries (15 built in, the rest -E) */
-#define CS_MAXCYC 64      /* aromatic candidate cycles kept per colouring */
+#define CS_MAXCYC 1024    /* aromatic candidate cycles of one colouring (more: error) */
 #define CS_MAXSLOTS (CS_MAXE + CS_MAXN)
 
 /* ------------------------------------------------------------------ */
@@ -215,6 +215,10 @@ int cs_is_bipartite(const u32 *adj, int n);
  * returns how many were stored (at most max). */
 int cs_list_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
                    int max, int lens[], int edges[][CS_MAXN]);
+/* The same, chord-free cycles only when chordless; *total is how many there
+ * are, so a caller sees when max was too small. */
+int cs_find_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
+                   int chordless, int max, int lens[], int edges[][CS_MAXN], int *total);
 
 /* substruct.c: the -B sets */
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n);

@@ -1,8 +1,11 @@
 #!/bin/sh
-# Build and run the engine's C unit tests (output.c only; no nauty needed).
+# Build and run the engine's C unit tests: test_output.c (output.c) and
+# test_graphs.c (cycles.c, substruct.c, planar.c, aromatic.c); no nauty needed.
 # Usage: tests/run.sh [reference-folder]   (default: shared/reference/surge2
-# beside the repository, when present).  Also runs an ASan/UBSan build when
-# the compiler supports it.  CC and CFLAGS are honoured.
+# beside the repository, when present).  Also runs ASan/UBSan builds when
+# the compiler supports them.  CC and CFLAGS are honoured.
+# Prints a final "N passed, M failed" line summed over every test binary and
+# exits non-zero when any check fails or any binary crashes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 engine=$(dirname "$here")
@@ -13,17 +16,60 @@ cc=${CC:-cc}
 out=$(mktemp -d "${TMPDIR:-/tmp}/cs_engine_tests.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
 warn="-Wall -Wextra -Werror"
+graph_src="$here/test_graphs.c $engine/cycles.c $engine/substruct.c $engine/planar.c $engine/aromatic.c"
+
+total_pass=0
+total_fail=0
+crashed=0
+
+# run one test binary; add its "N passed, M failed" line to the totals
+run_test() {
+    name=$1
+    shift
+    status=0
+    "$@" >"$out/log" 2>&1 || status=$?
+    cat "$out/log"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/log" | tail -n 1 || true)
+    if [ -z "$line" ]; then
+        echo "$name: no summary line (exit status $status)"
+        crashed=$((crashed + 1))
+        return 0
+    fi
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed}
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "$name: exit status $status with no failed check"
+        crashed=$((crashed + 1))
+    fi
+}
 
 $cc -O3 -std=gnu11 $warn ${CFLAGS:-} -I"$engine" -o "$out/test_output" \
     "$here/test_output.c" "$engine/output.c" -lz
-"$out/test_output" ${ref:+"$ref"}
+echo "test_output:"
+run_test test_output "$out/test_output" ${ref:+"$ref"}
+
+# shellcheck disable=SC2086
+$cc -O1 -g -std=gnu11 $warn ${CFLAGS:-} -I"$engine" -o "$out/test_graphs" $graph_src
+echo "test_graphs:"
+run_test test_graphs "$out/test_graphs"
 
 if $cc -fsanitize=address,undefined -x c -o "$out/probe" - -lz >/dev/null 2>&1 <<'C'
 int main(void) { return 0; }
 C
 then
-    $cc -O1 -g -std=gnu11 $warn -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -I"$engine" -o "$out/test_output_san" "$here/test_output.c" "$engine/output.c" -lz
-    echo "sanitizer build:"
-    "$out/test_output_san" ${ref:+"$ref"}
+    san="-O1 -g -std=gnu11 $warn -fsanitize=address,undefined -fno-sanitize-recover=all"
+    $cc $san -I"$engine" -o "$out/test_output_san" "$here/test_output.c" "$engine/output.c" -lz
+    echo "test_output (sanitizer build):"
+    run_test test_output_san "$out/test_output_san" ${ref:+"$ref"}
+    # shellcheck disable=SC2086
+    $cc $san -I"$engine" -o "$out/test_graphs_san" $graph_src
+    echo "test_graphs (sanitizer build):"
+    run_test test_graphs_san "$out/test_graphs_san"
 fi
+
+[ "$crashed" -eq 0 ] || total_fail=$((total_fail + crashed))
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
