@@ -28,7 +28,7 @@ from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
 # setuptools provides distutils (its own copy where the standard library has none)
-from distutils.command.build_scripts import build_scripts  # noqa: E402  isort: skip
+from distutils.command.build_scripts import build_scripts  # isort: skip
 
 HERE = Path(__file__).resolve().parent
 ENGINE_SRC = HERE / "cloudsurge_dask" / "engine"

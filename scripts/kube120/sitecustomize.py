@@ -48,7 +48,8 @@ def _cluster_names() -> None:
 
     def lookup(host: str) -> str | None:
         try:
-            lines = open(hosts).read().splitlines()
+            with open(hosts) as handle:
+                lines = handle.read().splitlines()
         except OSError:
             return None
         names = {host, f"{host}.svc.cluster.local", f"{host}.cluster.local"}
