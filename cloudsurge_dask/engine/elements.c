@@ -157,18 +157,26 @@ static int refused(cs_plan *p, const char *f, const long *cnt, const cs_elements
     return 0;
 }
 
-static int parse_count(const char **pp, long *val)
+int cs_digits(const char **sp, int maxdigits, long *val)
 {
-    const char *p = *pp;
+    const char *s = *sp;
     long v = 0;
     int nd = 0;
-    while (isdigit((unsigned char)*p)) {
-        if (++nd > 7) return 0;
-        v = v * 10 + (*p++ - '0');
+    while (isdigit((unsigned char)*s)) {
+        if (++nd > maxdigits) return -1;
+        v = v * 10 + (*s++ - '0');
     }
-    *pp = p;
-    *val = nd ? v : 1;
-    return 1;
+    *sp = s;
+    *val = v;
+    return nd;
+}
+
+/* an atom count: digits, or 1 when none */
+static int parse_count(const char **pp, long *val)
+{
+    int nd = cs_digits(pp, 7, val);
+    if (nd == 0) *val = 1;
+    return nd >= 0;
 }
 
 int cs_plan_formula(cs_plan *p, const char *f, const cs_elements *el, const cs_opts *o,

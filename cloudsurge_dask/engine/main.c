@@ -72,19 +72,7 @@ static void usage(void)
         "checked first; a bad one gives '>E formula K of N ('F'): reason'.\n");
 }
 
-static int parse_num(const char **sp, long *val)
-{
-    const char *s = *sp;
-    long v = 0;
-    int nd = 0;
-    while (isdigit((unsigned char)*s)) {
-        if (++nd > 9) return 0;
-        v = v * 10 + (*s++ - '0');
-    }
-    *sp = s;
-    *val = v;
-    return nd > 0;
-}
+static int parse_num(const char **sp, long *val) { return cs_digits(sp, 9, val) > 0; }
 
 /* #, #:#, #: or :# (also with '-' as the separator) */
 static void parse_range(const char **sp, cs_range *r, char letter, const char *arg)

@@ -185,6 +185,9 @@ typedef struct cs_run {
 } cs_run;
 
 /* elements.c */
+/* Read up to maxdigits decimal digits at *sp: how many (0 when none; -1, *sp
+ * unchanged, when more), the value in *val. */
+int cs_digits(const char **sp, int maxdigits, long *val);
 void cs_elements_init(cs_elements *el);
 /* -E definition (text after "-E"); returns 0 or -1 with a message in err */
 int cs_elements_add(cs_elements *el, const char *def, char *err, size_t errlen);
