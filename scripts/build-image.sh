@@ -46,21 +46,8 @@ redis_image=redis:7.2.5-bookworm
 debian_base=localhost/cloudsurge-base:bookworm
 log() { echo "build-image: $*" >&2; }
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-apt_install() {
-    local missing=()
-    for package in "$@"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-            || missing+=("$package")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        log "installing Debian packages: ${missing[*]}"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    fi
-}
+# shellcheck source=scripts/apt.sh
+. "$root/scripts/apt.sh"
 
 # --- the engine: podman if present, else a docker that answers, else install podman -------
 engine=""

@@ -29,22 +29,9 @@ NODE=$(hostname)
 KUBECONFIG_FILE=$K/admin.kubeconfig
 CTR=(ctr --address "$K/run/containerd.sock" --namespace k8s.io)
 log() { echo "test-kubernetes: $*" >&2; }
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-apt_install() {
-    local missing=()
-    for package in "$@"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-            || missing+=("$package")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        log "installing Debian packages: ${missing[*]}"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    fi
-}
+# shellcheck source=scripts/apt.sh
+. "$root/scripts/apt.sh"
 
 # ------------------------------------------------------------------------------------ build
 build() {
