@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .codec import get_codec
 from .errors import GeneratorCrashed, GeneratorError, GeneratorRejected, QueueError, StorageError
@@ -55,6 +56,9 @@ class _Run:
     error: str | None = None
     cpu_seconds: float = 0.0
 
+
+# what a worker tells an onlooker (the dashboard) as tasks start and end: one flat dict
+Report = Callable[[dict[str, Any]], None]
 
 # a source of one task's generator output: fills the list with one _Run per formula as the
 # generator runs end, so the list is complete once the blocks are exhausted
@@ -93,8 +97,11 @@ class _Heartbeat:
 class Worker:
     """Drains one job; `run()` returns the records this worker made final."""
 
-    def __init__(self, redis_url: str, job: str, consumer: str | None = None) -> None:
+    def __init__(
+        self, redis_url: str, job: str, consumer: str | None = None, report: Report | None = None
+    ) -> None:
         self.queue = JobQueue.open(redis_url, job)
+        self.report: Report = report or (lambda event: None)
         meta = JobMeta.from_dict(self.queue.meta())
         self.job = job
         self.settings = meta.settings  # what the job was queued with
@@ -143,6 +150,10 @@ class Worker:
         task = lease.task
         started = utcnow()
         clock = time.perf_counter()
+        self.report({
+            "event": "start", "job": self.job, "task": task.key, "worker": self.consumer,
+            "formulae": list(task.formulae), "attempt": lease.attempt,
+        })  # fmt: skip
         try:
             manifest, runs = self._write_task(task)
         except (GeneratorError, StorageError) as exc:
@@ -151,7 +162,9 @@ class Worker:
             failed = [
                 self._record(task, f, lease, started, status, str(exc)) for f in task.formulae
             ]
-            return failed if self.queue.fail(lease, failed, permanent=permanent) else None
+            final = self.queue.fail(lease, failed, permanent=permanent)
+            self._report_end(task, failed if final else [], status if final else "retry")
+            return failed if final else None
         finished = utcnow()
         overhead = max(time.perf_counter() - clock - sum(r.seconds for r in runs), 0.0)
         exact = all(run.raw_bytes is not None for run in runs)
@@ -173,7 +186,15 @@ class Worker:
                 error=run.error, attempts=lease.attempt, generator_cpu_seconds=run.cpu_seconds,
             ))  # fmt: skip
         self.queue.complete(lease, records)
+        self._report_end(task, records, OK)
         return records
+
+    def _report_end(self, task: Task, records: list[TaskRecord], status: str) -> None:
+        self.report({
+            "event": "end", "job": self.job, "task": task.key, "worker": self.consumer,
+            "status": status, "formulae": len(records),
+            "structures": sum(r.structures for r in records),
+        })  # fmt: skip
 
     def _write_task(self, task: Task) -> tuple[Manifest, list[_Run]]:
         """A shard in one batch process; each formula the generator refuses (it names the
