@@ -70,7 +70,10 @@ def _cdk() -> dict[str, Any]:
 
         if not jpype.isJVMStarted():
             _check_installation()
-            jpype.startJVM(classpath=[f"{CDK_JAR_DIR}/*"], convertStrings=False)
+            # -Xrs: SIGINT and SIGTERM stay Python's, so a run stops cleanly (see interruption)
+            jpype.startJVM(
+                "-Xrs", classpath=[f"{CDK_JAR_DIR}/*"], convertStrings=False, interrupt=False
+            )
             _quiet_slf4j(jpype)
         try:
             for name in ("MolecularFormulaRange", "MolecularFormulaGenerator"):

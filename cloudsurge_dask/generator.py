@@ -100,6 +100,7 @@ class Generation:
         chosen = list(formulae) if formulae else [task.formula]
         self.argv = [executable, *options, *task.split_options, output, *chosen]
         self.expected_summaries = len(chosen)
+        self.formulae = chosen
         self.task = task
         self.timeout = timeout
         self._stderr: collections.deque[bytes] = collections.deque(maxlen=stderr_lines)
@@ -216,13 +217,15 @@ class Generation:
             self._timer.cancel()
         wall = time.perf_counter() - self._started
         tail = self.stderr_tail()
+        where = self._where()
         if self._timed_out:
-            raise GeneratorCrashed(f"{self.task.key}: generator timed out after {self.timeout:g} s")
+            raise GeneratorCrashed(f"{where}: generator timed out after {self.timeout:g} s")
         if code != 0:
             errors = [line for line in tail.splitlines() if line.startswith(">E")]
             if errors and code > 0:
                 raise GeneratorRejected(f"{self.task.key}: {errors[-1][2:].strip()}")
-            raise GeneratorCrashed(f"{self.task.key}: generator exited with {code}: {tail[-400:]}")
+            said = f": {tail[-400:]}" if tail.strip() else " and wrote nothing to stderr"
+            raise GeneratorCrashed(f"{where}: {self.argv[0]} exited with {code}{said}")
         if len(self._summaries) != self.expected_summaries:
             raise GeneratorCrashed(
                 f"{self.task.key}: generator printed {len(self._summaries)} '>Z' summary "
@@ -243,6 +246,14 @@ class Generation:
             counts=tuple(row[2] for row in rows),
             times=tuple(row[3] for row in rows),
         )
+
+    def _where(self) -> str:
+        """The task, and in a run of several formulae the one it was at (the first without
+        its `>Z` line), so a failure names the formula that failed, not the shard's first."""
+        if len(self.formulae) < 2:
+            return self.task.key
+        at = self.formulae[min(len(self._summaries), len(self.formulae) - 1)]
+        return f"{self.task.key} (at formula {at})"
 
     @property
     def result(self) -> GeneratorResult:
@@ -266,3 +277,23 @@ class Generation:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+PROBE_FORMULA = "CH4"
+
+
+def probe(executable: str, options: Sequence[str], output: str = SMILES.option) -> None:
+    """Run the generator once on a tiny formula before any work is queued, so a wrong
+    `--surge` or options it does not take fail in a second with its own words rather than
+    task by task. A refusal of the formula is an answer: only a crash fails the probe."""
+    try:
+        with Generation(executable, Task(PROBE_FORMULA), options, 60.0, output=output) as run:
+            for _ in run.blocks():
+                pass
+            run.result  # noqa: B018 (raises if the run did not end cleanly)
+    except GeneratorRejected:
+        return
+    except GeneratorCrashed as exc:
+        raise ConfigError(
+            f"the generator failed its probe on {PROBE_FORMULA}, so nothing was queued: {exc}"
+        ) from None

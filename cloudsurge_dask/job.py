@@ -1,8 +1,17 @@
-"""A whole run on the client side: formulae in, verified parts and a records table out."""
+"""A whole run on the client side: formulae in, verified parts and a records table out.
+
+A run ends one of three ways, each leaving the job's ledger (`job.json`), the records so far
+(`records.parquet`) and, unless finished, a state to resume from: finished; interrupted
+(SIGINT, SIGTERM: exit 130, 143); stopped by a fault the workers cannot get past (the output
+full or unreachable, Redis gone). Before any of it, the generator is probed and the output
+checked, so a wrong `--surge` or an unwritable output fails before anything is queued.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import sys
 import threading
 import time
@@ -14,31 +23,35 @@ import pandas as pd
 from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
-from .errors import CloudSurgeError, QueueError
+from .declaration import declared
+from .errors import CloudSurgeError, ConfigError, QueueError, StorageError
+from .formats import get_format
 from .formula import Formula
-from .generator import resolve_executable
+from .generator import probe, resolve_executable
+from .interruption import Interrupted, SignalGuard
 from .jobqueue import JobQueue, Progress, new_job_id
-from .layout import RECORDS_FILE
+from .layout import RECORDS_FILE, job_url
+from .ledger import FINISHED, INTERRUPTED, RUNNING, STOPPED, Ledger, read_ledger, write_ledger
 from .plan import PlanOptions, plan_tasks
-from .records import FAILED, OK, REJECTED, TaskRecord, records_frame
-from .redisserver import RedisServer, connect, redacted_url
+from .progress import ProgressView
+from .records import FAILED, OK, REJECTED, TaskRecord, records_frame, utcnow
+from .redisserver import connect, redacted_url
 from .settings import JobMeta, Settings
+from .state import LocalState
+from .stopping import Stop, stop_run
 from .storage import check_writable, open_store
 from .worker import drain
 
-
-@contextlib.contextmanager
-def redis_for(settings: Settings) -> Iterator[str]:
-    """The configured Redis, or a private embedded one for the length of the run."""
-    if settings.redis_url:
-        yield settings.redis_url
-        return
-    with RedisServer() as server:
-        yield server.url
+# what may differ from the queued job when it is resumed: where and how it is drained
+MAY_CHANGE = frozenset(
+    item.name for item in declared(Settings) if not item.stored and item.name != "output"
+)
 
 
 def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], job: str) -> JobMeta:
     """Put a new job on the queue; the output location is checked first."""
+    from .estimate import estimate_many
+
     meta = JobMeta.of(settings, job)
     check_writable(meta.root)
     queue = JobQueue(connect(client_url), job)
@@ -48,7 +61,8 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
         settings.shard_formulae,
         drains=expected_drains(settings),
     )
-    queue.create(plan_tasks(formulae, options), meta.to_dict())
+    estimate = int(sum(float(e) for e in estimate_many(list(formulae)))) if formulae else 0
+    queue.create(plan_tasks(formulae, options), meta.to_dict(), estimate)
     return meta
 
 
@@ -58,23 +72,16 @@ class Outcome:
     output: str
     records: pd.DataFrame
     seconds: float
+    state: str = FINISHED
+    message: str = ""  # what stopped a run that did not finish, and how to go on
+    exit_code: int = 0
 
     @property
     def ok(self) -> bool:
-        """No task failed; formulae the generator refused (C2) are reported, not failures."""
+        """Finished, no task failed; formulae the generator refused (C2) are not failures."""
+        if self.state != FINISHED:
+            return False
         return not bool((self.records["status"] == FAILED).any())
-
-
-def _bar(progress: Progress, started: float) -> str:
-    total = max(progress.total, 1)
-    finished = progress.done + progress.failed
-    width = 30
-    filled = int(width * finished / total)
-    elapsed = max(time.monotonic() - started, 1e-9)
-    return (
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{progress.total} tasks, "
-        f"{progress.structures:,} structures, {progress.structures / elapsed:,.0f}/s"
-    )
 
 
 @contextlib.contextmanager
@@ -104,57 +111,252 @@ def _cluster_started_early(settings: Settings) -> Iterator[Callable[[], ClusterH
         thread.join()
 
 
+def resume_command(job: str, settings: Settings) -> str:
+    """The exact command that goes on with `job` (the Redis URL stays in its variable)."""
+    words = ["python", "-m", "cloudsurge_dask", "run", "--resume", job]
+    default = Settings.build(env={}).output
+    if settings.output != default:
+        words += ["--output", settings.output]
+    shared = " (with CLOUDSURGE_REDIS_URL set to the same Redis)" if settings.redis_url else ""
+    return shlex.join(words) + shared
+
+
+def _same_root(left: str, right: str) -> bool:
+    if "://" in left or "://" in right:
+        return left.rstrip("/") == right.rstrip("/")
+    return os.path.abspath(left) == os.path.abspath(right)
+
+
+def contradictions(given: frozenset[str], settings: Settings, meta: JobMeta, job: str) -> list[str]:
+    """The flags given for a resume that disagree with the queued job, as `--flag value (the
+    job has value)`; flags in MAY_CHANGE may differ."""
+    problems = []
+    if "output" in given and not _same_root(job_url(settings.output, job), meta.root):
+        problems.append(f"--output {settings.output} (the job's files are in {meta.root})")
+    for item in declared(Settings):
+        if item.name not in given or not item.stored:
+            continue
+        mine, theirs = getattr(settings, item.name), getattr(meta.settings, item.name)
+        if mine != theirs:
+            problems.append(f"{item.flag} {mine!r} (the job has {theirs!r})")
+    return problems
+
+
 def run_job(
     settings: Settings,
     formulae: Sequence[Formula] | Callable[[], Sequence[Formula]],
     *,
     job: str | None = None,
     quiet: bool = False,
+    given: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Enqueue (unless resuming `job`), drain on the cluster, gather, reconcile and save.
 
-    `formulae` may be a function, called while the cluster starts."""
+    `formulae` may be a function, called while the cluster starts. `given` names the settings
+    the user set (flags or variables): on a resume those that contradict the job are refused.
+    Without --redis-url the job's Redis is a private server keeping its state on disk."""
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
-    resolve_executable(settings.surge)
     started = time.monotonic()
-    with _cluster_started_early(settings) as cluster, redis_for(settings) as url:
+    with SignalGuard() as guard:
         if job is None:
-            chosen = formulae() if callable(formulae) else formulae
-            job = new_job_id()
-            enqueue(url, settings, chosen, job)
-            say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
+            return _new(settings, formulae, new_job_id(), guard, say, started, quiet)
+        return _resume(settings, job, guard, given, say, started, quiet)
+
+
+def _new(
+    settings: Settings,
+    formulae: Sequence[Formula] | Callable[[], Sequence[Formula]],
+    job: str,
+    guard: SignalGuard,
+    say: Callable[[str], None],
+    started: float,
+    quiet: bool,
+) -> Outcome:
+    executable = resolve_executable(settings.surge)
+    probe(executable, settings.generator_options, get_format(settings.format).option)
+    store = check_writable(job_url(settings.output, job))
+    state = None if settings.redis_url else LocalState.of(settings.output, job)
+    try:
+        with _redis(settings, state) as url:
+            with _cluster_started_early(settings) as cluster:
+                chosen = formulae() if callable(formulae) else formulae
+                with guard.deferred():
+                    meta = enqueue(url, settings, chosen, job)
+                    queue = JobQueue.open(url, job)
+                    total = queue.progress()
+                    write_ledger(store, Ledger(
+                        job=job, created=utcnow(), updated=utcnow(), state=RUNNING,
+                        formulae=total.formulae, tasks=total.total, settings=meta.to_dict(),
+                        resume=resume_command(job, settings),
+                    ))  # fmt: skip
+                say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
+                ending = _drive(url, meta, queue, cluster, guard, quiet)
+            return _end(ending, settings, meta, queue, state, started)
+    except Interrupted as exc:
+        if state is not None:
+            state.remove()  # nothing was queued: nothing to resume
+        raise CloudSurgeError(f"interrupted by {exc.name} before job {job} was queued") from None
+
+
+def _resume(
+    settings: Settings,
+    job: str,
+    guard: SignalGuard,
+    given: frozenset[str],
+    say: Callable[[str], None],
+    started: float,
+    quiet: bool,
+) -> Outcome:
+    state = None if settings.redis_url else LocalState.of(settings.output, job)
+    if state is not None and not state.exists():
+        store = open_store(job_url(settings.output, job))
+        ledger = read_ledger(store)
+        if ledger is not None and ledger.state == FINISHED:
+            records = pd.read_parquet(store.url_of(RECORDS_FILE)) if store.exists(
+                RECORDS_FILE) else records_frame([])  # fmt: skip
+            return Outcome(job, store.url, records, 0.0, FINISHED, f"job {job} had finished")
+        raise ConfigError(
+            f"job {job} has no saved state under {settings.output} (looked in {state.folder}): "
+            "give the --output it ran with, or --redis-url if it ran on a shared Redis"
+        )
+    with _redis(settings, state) as url:
         queue = JobQueue.open(url, job)
         meta = JobMeta.from_dict(queue.meta())
+        problems = contradictions(given, settings, meta, job)
+        if problems:
+            raise ConfigError(
+                f"--resume {job}: these flags contradict the queued job: {'; '.join(problems)}. "
+                "A resumed job keeps its formulae and queued settings; only where it runs "
+                "(--workers, --cluster, --scheduler, --cluster-timeout, Kubernetes flags) "
+                "may change"
+            )
+        executable = resolve_executable(meta.settings.surge)
+        fmt = get_format(meta.settings.format)
+        probe(executable, meta.settings.generator_options, fmt.option)
+        check_writable(meta.root)
+        if state is not None:
+            queue.release()  # a private Redis: every lease in it belongs to a worker now gone
+        queue.clear_stop()
+        say(f"job {job}: resumed, {_left(queue.progress())} on {redacted_url(url)}")
+        with _cluster_started_early(settings) as cluster:
+            ending = _drive(url, meta, queue, cluster, guard, quiet)
+        return _end(ending, settings, meta, queue, state, started)
+
+
+def _left(progress: Progress) -> str:
+    return f"{progress.formulae - progress.formulae_final:,} of {progress.formulae:,} formulae left"
+
+
+@contextlib.contextmanager
+def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
+    """The configured Redis, or the job's private one started from (or with) its state."""
+    if state is None:
+        yield str(settings.redis_url)
+        return
+    state.create()
+    state.lock()
+    try:
+        with state.server() as server:
+            yield server.url
+    finally:
+        state.release()
+
+
+def _drive(
+    url: str,
+    meta: JobMeta,
+    queue: JobQueue,
+    cluster: Callable[[], ClusterHandle],
+    guard: SignalGuard,
+    quiet: bool,
+) -> list[TaskRecord] | Stop:
+    """Drain the queued job: the records the drains returned, or why the run must stop (a
+    signal, a fault of the storage or the queue, a cluster that cannot start). The caller
+    ends it once the cluster, and with it every worker of this run, is gone."""
+    view = ProgressView(quiet)
+    gathered: list[TaskRecord] = []
+    kind = "local"
+    stop: Stop | None = None
+    try:
+        guard.check()
         handle = cluster()
+        kind = handle.kind
         if handle.dashboard:
-            say(f"dashboard: {handle.dashboard}")
+            view.say(f"dashboard: {handle.dashboard}")
         worker_url = None if handle.kind == "kubernetes" else url
         futures = [
-            handle.client.submit(drain, worker_url, job, pure=False, key=f"drain-{job}-{i}")
+            handle.client.submit(drain, worker_url, queue.job, pure=False,
+                                 key=f"drain-{queue.job}-{i}")
             for i in range(handle.drains)
-        ]
+        ]  # fmt: skip
         while not all(f.done() for f in futures):
-            if not quiet:
-                sys.stderr.write(_bar(queue.progress(), started))
-                sys.stderr.flush()
+            view.update(queue.progress())
             with contextlib.suppress(TimeoutError):
                 distributed_wait(futures, timeout=0.5)
-        gathered: list[TaskRecord] = []
-        for future in futures:
+            stop = _fault(futures, kind)
+            if stop is not None:
+                break
+        for future in futures if stop is None else ():
             if future.status == "finished":
                 gathered.extend(future.result().records)
             else:
-                say(f"\na drain task ended with {future.exception()!r}; records come from Redis")
-        if not quiet:
-            sys.stderr.write(_bar(queue.progress(), started) + "\n")
-        stored = queue.records()
-        if not queue.finished():
-            raise QueueError(f"job {job} did not finish: {queue.progress()}")
-    records = _reconcile(gathered, stored)
-    frame = records_frame(records)
+                view.say(f"a drain ended with {future.exception()!r}; its records come from Redis")
+    except Interrupted as exc:
+        stop = Stop(f"interrupted by {exc.name}", INTERRUPTED, exc.exit_code, kind)
+    except CloudSurgeError as exc:
+        stop = Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
+    if stop is None:
+        view.close(queue.progress())
+        return gathered
+    guard.stopping()
+    view.close()
+    with contextlib.suppress(QueueError):  # each drain stops once its task in hand is done
+        queue.request_stop(stop.reason)
+    return stop
+
+
+def _end(
+    ending: list[TaskRecord] | Stop,
+    settings: Settings,
+    meta: JobMeta,
+    queue: JobQueue,
+    state: LocalState | None,
+    started: float,
+) -> Outcome:
+    """Save the records and the ledger of a finished run; hand a stopped one to `stop_run`."""
+    if not isinstance(ending, Stop) and not queue.finished():
+        why = queue.stop_requested() or "the drains ended early"
+        ending = Stop(f"stopped: {why}", STOPPED, 1)
+    if isinstance(ending, Stop) and not queue.finished():
+        return stop_run(ending, queue, meta, resume_command(queue.job, settings), state, started)
+    gathered = [] if isinstance(ending, Stop) else ending  # a job done by the time it stopped
+    frame = records_frame(_reconcile(gathered, queue.records()))
     store = open_store(meta.root)
     store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
-    return Outcome(job, meta.root, frame, time.monotonic() - started)
+    progress = queue.progress()
+    ledger = read_ledger(store)
+    if ledger is not None:
+        write_ledger(store, ledger.moved(
+            state=FINISHED, done=progress.done, failed=progress.failed,
+            formulae_final=progress.formulae_final, structures=progress.structures,
+            reason="", resume="",
+        ))  # fmt: skip
+    if state is not None:
+        state.remove()
+    return Outcome(queue.job, meta.root, frame, time.monotonic() - started)
+
+
+def _fault(futures: Sequence[object], kind: str) -> Stop | None:
+    """A drain that failed on the job's own storage or queue stops the run (every other
+    drain would meet the same); a drain lost with its worker does not (its leases expire
+    and others take its tasks over)."""
+    for future in futures:
+        if getattr(future, "status", "") != "error":
+            continue
+        exc = future.exception()  # type: ignore[attr-defined]
+        if isinstance(exc, StorageError | QueueError):
+            return Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
+    return None
 
 
 def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[TaskRecord]:
@@ -170,6 +372,8 @@ def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[Tas
 
 def summary(outcome: Outcome) -> str:
     frame = outcome.records
+    if frame.empty:
+        return outcome.message or f"job {outcome.job}: no records"
     counts = frame["status"].value_counts()
     structures = int(frame["structures"].sum())
     spans = frame.groupby("task").first()  # the formulae of a shard share one span
@@ -190,4 +394,6 @@ def summary(outcome: Outcome) -> str:
     for _, row in frame[frame["status"] != OK].head(10).iterrows():
         where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
         lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
+    if outcome.message:
+        lines.append(outcome.message)
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 
 from .errors import ConfigError, QueueError
-from .queuescripts import COMPLETE, ENQUEUE, HEARTBEAT, LEASE, REQUEUE
+from .queuescripts import COMPLETE, ENQUEUE, HEARTBEAT, LEASE, RELEASE, REQUEUE
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
 from .redisserver import connect, redacted_url
 from .task import Task
@@ -51,7 +51,9 @@ class Lease:
 
 @dataclass(frozen=True)
 class Progress:
-    """Counters of one job; `pending` = not final yet, `leased` = held by a worker now."""
+    """Counters of one job; `pending` = not final yet, `leased` = held by a worker now.
+    `total`, `done`, `failed` and `pending` count tasks; `formulae` and `formulae_final` count
+    formulae (a shard is many), `estimate` is the plan's estimate of the job's structures."""
 
     total: int
     done: int
@@ -59,6 +61,9 @@ class Progress:
     structures: int
     pending: int
     leased: int = 0
+    formulae: int = 0
+    formulae_final: int = 0
+    estimate: int = 0
 
     @property
     def finished(self) -> bool:
@@ -97,12 +102,13 @@ class JobQueue:
         prefix = f"cloudsurge:{job}"
         self.meta_key, self.stream_key = f"{prefix}:meta", f"{prefix}:stream"
         self.records_key, self.errors_key = f"{prefix}:records", f"{prefix}:errors"
-        self.progress_key = f"{prefix}:progress"
+        self.progress_key, self.stop_key = f"{prefix}:progress", f"{prefix}:stop"
         self._enqueue = client.register_script(ENQUEUE)
         self._lease = client.register_script(LEASE)
         self._heartbeat = client.register_script(HEARTBEAT)
         self._complete = client.register_script(COMPLETE)
         self._requeue = client.register_script(REQUEUE)
+        self._release = client.register_script(RELEASE)
 
     def __repr__(self) -> str:
         return f"JobQueue(job={self.job!r}, lease_seconds={self.lease_seconds:g})"
@@ -133,22 +139,24 @@ class JobQueue:
                 raise QueueError(f"job {self.job} has no queue in Redis (unknown job?)") from exc
             raise QueueError(f"Redis failed for job {self.job}: {exc}") from exc
 
-    def create(self, tasks: Iterable[Task], meta: dict[str, Any]) -> int:
-        """Store meta, enqueue tasks in the given order, then open the group; returns the count."""
+    def create(self, tasks: Iterable[Task], meta: dict[str, Any], estimate: int = 0) -> int:
+        """Store meta, enqueue tasks in the given order, then open the group; returns the count.
+        The group and the counters appear together last: a job is complete once they exist."""
         text = json.dumps(meta, sort_keys=True)
-        count = 0
+        count = formulae = 0
         with self._errors():
             if not self.client.set(self.meta_key, text, nx=True):
                 raise QueueError(f"job {self.job} already exists")
             self.client.sadd(JOBS_KEY, self.job)
             for chunk in _chunks(tasks, BATCH):
                 count += self._add([(task.spec, 1) for task in chunk])
+                formulae += sum(len(task.formulae) for task in chunk)
             pipe = self.client.pipeline(transaction=True)
             pipe.xgroup_create(self.stream_key, GROUP, id="0", mkstream=True)
-            pipe.hset(
-                self.progress_key,
-                mapping={"total": count, "done": 0, "failed": 0, "structures": 0},
-            )
+            pipe.hset(self.progress_key, mapping={
+                "total": count, "done": 0, "failed": 0, "structures": 0,
+                "formulae": formulae, "formulae_final": 0, "estimate": estimate,
+            })  # fmt: skip
             pipe.execute()
         return count
 
@@ -246,7 +254,7 @@ class JobQueue:
             new = self._complete(
                 keys=[self.records_key, self.stream_key, self.progress_key, self.errors_key],
                 args=[GROUP, lease.entry_id, lease.task.spec, text, status,
-                      sum(r.structures for r in listed), line, MAX_ERRORS],
+                      sum(r.structures for r in listed), line, MAX_ERRORS, len(listed)],
             )  # fmt: skip
         return bool(new)
 
@@ -259,14 +267,55 @@ class JobQueue:
         )
 
     def progress(self) -> Progress:
+        names = ["total", "done", "failed", "structures", "formulae", "formulae_final", "estimate"]
         with self._errors():
             pipe = self.client.pipeline(transaction=False)
-            pipe.hmget(self.progress_key, ["total", "done", "failed", "structures"])
+            pipe.hmget(self.progress_key, names)
             pipe.xpending(self.stream_key, GROUP)
             values, pending = pipe.execute()
-        total, done, failed, structures = (int(value or 0) for value in values)
+        total, done, failed, structures, formulae, final, estimate = (
+            int(value or 0) for value in values
+        )
         remaining = max(0, total - done - failed)
-        return Progress(total, done, failed, structures, remaining, int(pending["pending"]))
+        return Progress(
+            total, done, failed, structures, remaining, int(pending["pending"]),
+            formulae, final, estimate,
+        )  # fmt: skip
+
+    def release(self, entry_ids: Sequence[str] | None = None) -> int:
+        """Give leases back at once without spending an attempt: the given ones (a worker that
+        stops early), or every pending one (a client whose own workers are all gone, say
+        after an interruption). Returns how many went back."""
+        idle = str(max(int(self.lease_seconds * 1000) * 10, 1 << 40))
+
+        def give_back(ids: list[str]) -> int:
+            return int(self._release(keys=[self.stream_key], args=[GROUP, idle, *ids]))
+
+        with self._errors():
+            if entry_ids is not None:
+                return give_back(list(entry_ids)) if entry_ids else 0
+            returned, start = 0, "-"
+            while rows := self.client.xpending_range(self.stream_key, GROUP, start, "+", BATCH):
+                ids = [str(row["message_id"]) for row in rows]
+                returned += give_back(ids)
+                if len(ids) < BATCH:
+                    break
+                start = "(" + ids[-1]
+            return returned
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every worker of the job to stop before its next lease (the client stops)."""
+        with self._errors():
+            self.client.set(self.stop_key, reason)
+
+    def stop_requested(self) -> str | None:
+        with self._errors():
+            reason = self.client.get(self.stop_key)
+        return None if reason is None else str(reason)
+
+    def clear_stop(self) -> None:
+        with self._errors():
+            self.client.delete(self.stop_key)
 
     def finished(self) -> bool:
         return self.progress().finished
@@ -294,7 +343,7 @@ class JobQueue:
     def delete(self) -> int:
         """Remove every key of this job (and its id from the jobs set); returns keys deleted."""
         keys = [self.meta_key, self.stream_key, self.records_key, self.errors_key,
-                self.progress_key]  # fmt: skip
+                self.progress_key, self.stop_key]  # fmt: skip
         with self._errors():
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(*keys)

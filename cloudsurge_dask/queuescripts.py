@@ -58,7 +58,8 @@ return kept
 """
 
 # KEYS records, stream, progress, errors; ARGV group, id, task, json, status, structures,
-# error line, max errors. The first final record counts; only an OK may replace a failure.
+# error line, max errors, formulae. The first final record counts; only an OK may replace a
+# failure. `formulae_final` counts the formulae with a final record (progress in formulae).
 COMPLETE = """
 local ok, old = ARGV[5] == 'ok', redis.call('HGET', KEYS[1], ARGV[3])
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
@@ -69,6 +70,8 @@ end
 if old then
   if not ok or cjson.decode(old)['status'] == 'ok' then return 0 end
   redis.call('HINCRBY', KEYS[3], 'failed', -1)
+else
+  redis.call('HINCRBY', KEYS[3], 'formulae_final', ARGV[9])
 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 if ok then
@@ -89,4 +92,21 @@ if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return 0 end
 redis.call('XADD', KEYS[1], '*', 'task', ARGV[3], 'attempt', ARGV[4])
 return 1
+"""
+
+# KEYS stream; ARGV group, idle ms, ids...: give leases back without spending an attempt. Each
+# entry still pending goes to the placeholder consumer `returned`, idle long enough for the
+# next XAUTOCLAIM, with its delivery count lowered by one (that XAUTOCLAIM raises it again).
+RELEASE = """
+local returned = 0
+for i = 3, #ARGV do
+  local info = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if info[1] then
+    local count = math.max(tonumber(info[1][4]) - 1, 0)
+    redis.call('XCLAIM', KEYS[1], ARGV[1], 'returned', 0, ARGV[i], 'IDLE', ARGV[2],
+               'RETRYCOUNT', count, 'JUSTID')
+    returned = returned + 1
+  end
+end
+return returned
 """

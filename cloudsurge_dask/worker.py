@@ -117,27 +117,40 @@ class Worker:
         )
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
+        """Drain until the job is finished or its client asks the workers to stop.
+
+        A storage failure (the output is full or unreachable after the retries) is the job's
+        fault, not the task's: it is raised rather than spent as an attempt, and every lease
+        still in hand goes back to the queue at once, whatever ends the loop."""
         records: list[TaskRecord] = []
         lease_seconds = self.settings.lease_seconds
         heartbeat = _Heartbeat(self.queue, self.consumer, max(lease_seconds / 3, 0.05))
+        held: list[Lease] = []
         try:
-            while True:
-                leases = self.queue.lease(self.consumer, self.settings.batch_size)
-                if not leases:
+            while self.queue.stop_requested() is None:
+                held = self.queue.lease(self.consumer, self.settings.batch_size)
+                if not held:
                     if self.queue.finished():
-                        return records
+                        break
                     time.sleep(min(max(lease_seconds / 4, 0.05), 0.25))
                     continue
-                heartbeat.hold(leases)
-                for index, lease in enumerate(leases):
-                    final = self.process(lease)
-                    heartbeat.hold(leases[index + 1 :])
+                heartbeat.hold(held)
+                while held:
+                    final = self.process(held[0])
+                    held = held[1:]
+                    heartbeat.hold(held)
                     for record in final or ():
                         records.append(record)
                         if on_record is not None:
                             on_record(record)
+                    if held and self.queue.stop_requested() is not None:
+                        break
+            return records
         finally:
             heartbeat.stop()
+            if held:
+                with contextlib.suppress(QueueError):
+                    self.queue.release([lease.entry_id for lease in held])
 
     def process(self, lease: Lease) -> list[TaskRecord] | None:
         """Run one task; returns its records (one per formula) if they became final here.
@@ -156,8 +169,11 @@ class Worker:
         })  # fmt: skip
         try:
             manifest, runs = self._write_task(task)
-        except (GeneratorError, StorageError) as exc:
-            permanent = isinstance(exc, GeneratorError) and exc.permanent
+        except StorageError:
+            self._report_end(task, [], "stopped")
+            raise
+        except GeneratorError as exc:
+            permanent = exc.permanent
             status = REJECTED if permanent else FAILED
             failed = [
                 self._record(task, f, lease, started, status, str(exc)) for f in task.formulae
@@ -308,5 +324,7 @@ def drain(redis_url: str | None, job: str) -> RecordBatch:
     `redis_url` None means: the worker's own `CLOUDSURGE_REDIS_URL` (pods get the in-cluster
     address from a Secret; the client may only see Redis through a port-forward).
     """
+    from .dashboard import worker_report  # tells the scheduler's task page what runs here
+
     url = required_url(redis_url or Settings.build().redis_url, "a drain")
-    return RecordBatch(tuple(Worker(url, job).run()))
+    return RecordBatch(tuple(Worker(url, job, report=worker_report()).run()))

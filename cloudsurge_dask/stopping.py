@@ -1,0 +1,118 @@
+"""Ending a run that cannot finish: once the cluster (every worker of this run) is gone,
+return the leases, save the records so far and the ledger, and say how to go on.
+
+Nothing is lost either way: a final record is in Redis (whose state the embedded default
+keeps on disk) before its task is acknowledged, and an unacknowledged task is simply done
+again on resume (its parts are rewritten byte for byte). After a full local disk the job's
+reserve is freed first, so Redis can flush its last writes and the records fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import QueueError, StorageError
+from .layout import RECORDS_FILE
+from .ledger import Ledger, read_ledger, write_ledger
+from .records import records_frame, utcnow
+from .storage import open_store
+
+if TYPE_CHECKING:
+    from .job import Outcome
+    from .jobqueue import JobQueue
+    from .settings import JobMeta
+    from .state import LocalState
+
+REDIS_WRITABLE_SECONDS = 10.0  # after a full disk is relieved, Redis retries its AOF each 1 s
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run stops: `reason` (printed), the ledger `state`, the exit code, the cluster
+    kind it ran on, and whether the storage failed (then it is not written to again)."""
+
+    reason: str
+    state: str
+    exit_code: int
+    cluster: str = "local"
+    storage: bool = False
+
+
+def _release(queue: JobQueue) -> int:
+    """Every lease back to the queue; after a full disk Redis refuses writes (MISCONF) until
+    its append-only file could be flushed, so it is given a few seconds for that."""
+    deadline = time.monotonic() + REDIS_WRITABLE_SECONDS
+    while True:
+        try:
+            return queue.release()
+        except QueueError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _save(stop: Stop, queue: JobQueue, meta: JobMeta, resume: str) -> tuple[int, str | None]:
+    """records.parquet and the ledger in the output, unless the storage is what failed and
+    is remote (each try would wait out the storage's own retries). Returns the number of
+    records and why they could not be saved, if so."""
+    records = queue.records()
+    if stop.storage and "://" in meta.root and not meta.root.startswith("file://"):
+        return len(records), "the storage failed"
+    progress = queue.progress()
+    try:
+        store = open_store(meta.root, retries=1)
+        store.write_bytes(RECORDS_FILE, records_frame(records).to_parquet(index=False))
+        ledger = read_ledger(store) or Ledger(
+            job=queue.job, created=utcnow(), updated=utcnow(), state=stop.state,
+            formulae=progress.formulae, tasks=progress.total,
+        )  # fmt: skip
+        write_ledger(store, ledger.moved(
+            state=stop.state, done=progress.done, failed=progress.failed,
+            formulae_final=progress.formulae_final, structures=progress.structures,
+            reason=stop.reason, resume=resume,
+        ))  # fmt: skip
+    except StorageError as exc:
+        return len(records), str(exc)
+    return len(records), None
+
+
+def stop_run(
+    stop: Stop,
+    queue: JobQueue,
+    meta: JobMeta,
+    resume: str,
+    state: LocalState | None,
+    started: float,
+) -> Outcome:
+    """The stopped run's outcome; its message says what was done and the resume command."""
+    from .job import Outcome
+
+    if state is not None and stop.storage:
+        state.free_reserve()
+    returned = None
+    if state is not None:  # a private Redis: every lease in it was held by a worker now gone
+        with contextlib.suppress(QueueError):
+            returned = _release(queue)
+    count, unsaved = _save(stop, queue, meta, resume)
+    progress = queue.progress()
+    seconds = time.monotonic() - started
+    lines = [
+        f"job {queue.job} {stop.reason} after {seconds:.1f} s: {progress.formulae_final:,} of "
+        f"{progress.formulae:,} formulae final, {progress.structures:,} structures"
+        + (f"; {returned} task(s) in progress went back to the queue" if returned else ""),
+    ]
+    if unsaved is None:
+        lines.append(f"records so far ({count:,}): {meta.root}/{RECORDS_FILE}")
+    else:
+        where = f"the job's state {state.folder}" if state is not None else "Redis"
+        lines.append(f"records so far ({count:,}) are kept in {where}; not saved: {unsaved}")
+    if state is not None:
+        lines.append(f"the job's state: {state.folder}")
+    lines.append(f"resume with: {resume}")
+    frame = records_frame(queue.records())
+    return Outcome(
+        queue.job, meta.root, frame, seconds, stop.state, "\n".join(lines), stop.exit_code
+    )
