@@ -8,7 +8,10 @@ failure a user can cause ends as one `error: ...` line (and a hint), never a tra
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -22,7 +25,11 @@ from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SUBCOMMANDS = ("run", "formulae", "enqueue", "worker", "status", "export", "verify", "manifests")
+SUBCOMMANDS = (
+    "run", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls", "jobs",
+    "manifests",
+)  # fmt: skip
+SORTS = ("formula", "task", "status", "structures")  # `ls --sort`: catalog.Entry fields
 OWN = "Options"  # the help section of a subcommand's own flags (not settings)
 
 
@@ -279,6 +286,75 @@ def verify(job: str, **values: Any) -> None:
     )
     if not report.ok:
         sys.exit(1)
+
+
+def write_quietly(lines: Iterable[bytes]) -> None:
+    """Write to stdout; a reader that goes away (`| head`) ends the command quietly."""
+    out = sys.stdout.buffer
+    try:
+        for line in lines:
+            out.write(line)
+        out.flush()
+    except BrokenPipeError:
+        # the interpreter's own flush at exit would complain again
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        sys.exit(0)
+
+
+@job_command("cat")
+@click.argument("formula")
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Only the first N.")
+@click.option(
+    "--sample", type=click.IntRange(min=0), metavar="N", help="N chosen uniformly at random."
+)
+@click.option("--seed", type=int, metavar="S", help="Seed of --sample (repeatable draws).")
+def cat(
+    job: str, formula: str, limit: int | None, sample: int | None, seed: int | None, **values: Any
+) -> None:
+    """Write FORMULA's structures in JOB to stdout (SMILES lines or SDfile records), reading
+    only the parts that hold them; all slices of a split formula in slice order."""
+    from .catalog import Catalog, hill_formula
+
+    if limit is not None and sample is not None:
+        raise click.UsageError("give --limit or --sample, not both")
+    name = hill_formula(formula)
+    catalog = Catalog.open(build_settings(values).output, job)
+    if sample is not None:
+        write_quietly(catalog.sample(name, sample, seed))
+    else:
+        write_quietly(catalog.structures(name, limit))
+
+
+@job_command("ls")
+@click.option(
+    "--sort", type=click.Choice(SORTS), default=None, help="Sort (default: the records' order)."
+)
+def ls(job: str, sort: str | None, **values: Any) -> None:
+    """One line per formula of JOB: formula, task, status, structures, parts (tab-separated)."""
+    from .catalog import Catalog
+
+    catalog = Catalog.open(build_settings(values).output, job)
+    header = "formula\ttask\tstatus\tstructures\tparts\n"
+    write_quietly(
+        line.encode()
+        for line in itertools.chain((header,), (e.line() + "\n" for e in catalog.entries(sort)))
+    )
+
+
+@main.command()
+@settings_for("jobs")
+@friendly
+def jobs(**values: Any) -> None:
+    """The jobs under --output: job id, state, formulae, structures, created."""
+    from .catalog import list_jobs
+
+    output = build_settings(values).output
+    header = "job\tstate\tformulae\tstructures\tcreated\n"
+    write_quietly(
+        line.encode()
+        for line in itertools.chain((header,), (j.line() + "\n" for j in list_jobs(output)))
+    )
 
 
 @main.command()

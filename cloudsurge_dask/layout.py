@@ -6,6 +6,10 @@ records file; a reader of the output (or of this module) sees the whole layout::
     OUTPUT/JOB/parts/<task>/<task>.<NNNNN><ext>   compressed generator output
     OUTPUT/JOB/manifests/<task>.json             the task's index, written last (its commit)
     OUTPUT/JOB/records.parquet                   one row per formula
+    OUTPUT/JOB/job.json                          the job's state, written by the client when
+                                                 it queues the job and updated at the end
+
+`catalog` reads all of them back by formula (`cat`, `ls`) and by job (`jobs`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 PARTS = "parts"
 MANIFESTS = "manifests"
 RECORDS_FILE = "records.parquet"
+JOB_FILE = "job.json"
 
 
 def job_url(output: str, job: str) -> str:

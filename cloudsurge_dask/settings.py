@@ -33,7 +33,7 @@ CLUSTER_KINDS = ("local", "kubernetes")
 FORMULAE = ("run", "formulae")
 REDIS = ("run", "enqueue", "worker", "status", "export")
 QUEUED = ("run", "enqueue")  # fixed when a job is queued
-OUTPUT = ("run", "enqueue", "export", "verify")
+OUTPUT = ("run", "enqueue", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run",)
 KUBE_OBJECTS = ("run", "manifests")  # also rendered into the Kubernetes objects
 

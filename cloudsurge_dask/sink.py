@@ -78,8 +78,11 @@ class Manifest:
     """Everything one task wrote; totals are the sums over `parts`.
 
     `index` is set for a shard: its formulae in output order with their structure counts,
-    so formula i's records start after the sum of the counts before it. `format` says what
-    a structure's record is (a SMILES line, an SDfile record).
+    so formula i's records start after the sum of the counts before it. `starts`, parallel
+    to `index`, says where: (part number, structures to skip in that part), so a reader of
+    one formula opens only its own parts (empty for a plain task, which starts at (0, 0),
+    and in manifests written before the field existed). `format` says what a structure's
+    record is (a SMILES line, an SDfile record).
     """
 
     task: str
@@ -91,6 +94,7 @@ class Manifest:
     parts: tuple[PartInfo, ...]
     index: tuple[tuple[str, int], ...] = ()
     format: str = SMILES.name
+    starts: tuple[tuple[int, int], ...] = ()
 
     def to_json(self) -> str:
         """Sorted keys, one line: the C encoder (an indent would take the slow Python one,
@@ -105,9 +109,27 @@ class Manifest:
                 **_scalars(cls, data),
                 parts=tuple(PartInfo.from_dict(p) for p in data["parts"]),
                 index=tuple((str(f), int(n)) for f, n in data.get("index", ())),
+                starts=tuple((int(p), int(n)) for p, n in data.get("starts", ())),
             )
         except (KeyError, TypeError, ValueError, CorruptData) as exc:
             raise CorruptData(f"malformed manifest: {exc}") from exc
+
+
+def part_starts(counts: Iterable[int], part_sizes: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """Where each run of `counts` consecutive structures begins in parts of `part_sizes`
+    structures: (part number, structures before it in that part). Computed from the real
+    part counts, never from the part size, so it holds whatever cut the parts. A run at the
+    very end (an empty formula last) points just past the last part's last structure."""
+    sizes = list(part_sizes)
+    starts: list[tuple[int, int]] = []
+    part, before, offset = 0, 0, 0  # `before`: structures in the parts ahead of `part`
+    for count in counts:
+        while part < len(sizes) - 1 and offset >= before + sizes[part]:
+            before += sizes[part]
+            part += 1
+        starts.append((part, offset - before))
+        offset += count
+    return tuple(starts)
 
 
 class _PartWriter(threading.Thread):
@@ -253,6 +275,10 @@ class Sink:
         )
         if before_commit is not None:
             manifest = before_commit(manifest) or manifest
+        if manifest.index:
+            counts = (n for _, n in manifest.index)
+            sizes = (p.structures for p in manifest.parts)
+            manifest = dataclasses.replace(manifest, starts=part_starts(counts, sizes))
         self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
         return manifest
 

@@ -17,7 +17,7 @@ from .formats import StructureFormat, get_format
 from .layout import MANIFESTS, PARTS, job_url, manifest_path
 from .records import OK
 from .settings import Settings
-from .sink import Manifest, PartInfo
+from .sink import Manifest, PartInfo, part_starts
 from .storage import Store, open_store
 
 
@@ -88,6 +88,9 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
                 f"{manifest.task}: shard index adds up to {sum(n for _, n in manifest.index)}, "
                 f"not {manifest.structures}"
             )
+        starts_problem = _check_starts(manifest)
+        if starts_problem:
+            report.problems.append(f"{manifest.task}: {starts_problem}")
         if expected is not None:
             if manifest.task not in expected:
                 report.unexpected.append(manifest.task)
@@ -118,6 +121,20 @@ def _load(store: Store, key: str, report: VerifyReport) -> Manifest | None:
     if manifest.task != key:
         report.problems.append(f"{manifest_path(key)}: names task {manifest.task!r}")
     return manifest
+
+
+def _check_starts(manifest: Manifest) -> str | None:
+    """None if the shard's `starts` (when present) are where its index and parts put each
+    formula: `cat` trusts them to open only a formula's own parts."""
+    if not manifest.starts:
+        return None
+    if len(manifest.starts) != len(manifest.index):
+        return f"starts lists {len(manifest.starts)} formulae, the index {len(manifest.index)}"
+    derived = part_starts((n for _, n in manifest.index), (p.structures for p in manifest.parts))
+    for (formula, _), found, right in zip(manifest.index, manifest.starts, derived, strict=True):
+        if found != right:
+            return f"starts puts {formula} at part {found[0]} offset {found[1]}, not {right}"
+    return None
 
 
 def _check_manifest(store: Store, manifest: Manifest, report: VerifyReport) -> None:

@@ -17,7 +17,8 @@ from cloudsurge_dask.settings import STORED, JobMeta, Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWN_FLAGS = {"run": {"--resume", "--quiet"}, "formulae": {"--out"}, "export": {"--to"},
-             "manifests": {"--out"}}  # fmt: skip
+             "manifests": {"--out"}, "cat": {"--limit", "--sample", "--seed"},
+             "ls": {"--sort"}}  # fmt: skip
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
