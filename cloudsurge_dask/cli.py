@@ -177,23 +177,48 @@ def job_command(name: str) -> Callable[[F], click.Command]:
     return decorate
 
 
+def given_settings(ctx: click.Context, values: dict[str, Any]) -> frozenset[str]:
+    """The settings the user set, on the command line or in a CLOUDSURGE_* variable."""
+    chosen = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return frozenset(name for name in values if ctx.get_parameter_source(name) in chosen)
+
+
 @main.command()
 @settings_for("run")
-@click.option("--resume", metavar="JOB", default=None, help="Finish an existing job instead.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--resume", metavar="JOB", default=None,
+    help="Go on with JOB (interrupted, stopped by a fault, or run elsewhere) instead of making "
+    "a new one. Its formulae and queued settings are fixed: flags that contradict them are "
+    "refused; --workers, --cluster, --scheduler, --cluster-timeout, the Kubernetes flags and "
+    "--redis-url (the same Redis) may change. Without --redis-url the job's private Redis "
+    "starts again from its state under --output.",
+)  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.pass_context
 @friendly
-def run(resume: str | None, quiet: bool, **values: Any) -> None:
+def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> None:
     """Generate formulae, queue them, drain them on the cluster, save records.
 
-    Prints the job id; parts, manifests and records.parquet end up in OUTPUT/JOB/.
+    Prints the job id; parts, manifests, records.parquet and job.json end up in
+    OUTPUT/JOB/. Progress: a live bar on a terminal, a line every 30 s otherwise. Ctrl-C
+    (SIGINT) or SIGTERM stops the run cleanly: workers stop, tasks in progress go back to the
+    queue, the records so far are saved, and the command to resume is printed (exit 130 or
+    143). A full or unreachable output stops it the same way (exit 1). Without --redis-url
+    the queue is a private redis-server that keeps its state in OUTPUT/JOB/state/ (for a
+    remote output: ~/.local/state/cloudsurge-dask/JOB/) and ends with this command.
     """
     from .job import run_job, summary
 
+    given = given_settings(ctx, values)
     settings = build_settings(values)
     # formulae are made (CDK) while the cluster starts
-    outcome = run_job(settings, lambda: load_formulae(settings), job=resume, quiet=quiet)
+    outcome = run_job(
+        settings, lambda: load_formulae(settings), job=resume, quiet=quiet, given=given
+    )
     click.echo(summary(outcome), err=True)
     click.echo(outcome.job)
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
     if not outcome.ok:
         sys.exit(1)
 
@@ -235,29 +260,30 @@ def enqueue(formula_file: str, **values: Any) -> None:
 
 @job_command("worker")
 def worker(job: str, **values: Any) -> None:
-    """Drain JOB in this process without Dask (for a plain Kubernetes Job pod)."""
+    """Drain JOB in this process without Dask (for a plain Kubernetes Job pod); the worker
+    that sees the job finished saves records.parquet and job.json, as `run` does."""
+    from .job import save_finished
     from .redisserver import required_url
     from .worker import Worker
 
     url = required_url(build_settings(values).redis_url, "worker")
-    records = Worker(url, job).run(
+    drain = Worker(url, job)
+    records = drain.run(
         on_record=lambda r: click.echo(f"{r.task}\t{r.status}\t{r.structures}", err=True)
     )
     click.echo(f"{len(records)} tasks finished by this worker", err=True)
+    if drain.queue.finished():
+        root = save_finished(drain.queue, drain.root)
+        click.echo(f"job {job} finished: records in {root}/records.parquet", err=True)
 
 
 @job_command("status")
 def status(job: str, **values: Any) -> None:
-    """Progress of JOB from the queue."""
-    from .jobqueue import JobQueue
-    from .redisserver import required_url
+    """How far JOB got: live from Redis (--redis-url, or the private Redis of a run going on
+    now), else from the output folder alone (job.json, records.parquet)."""
+    from .status import describe
 
-    queue = JobQueue.open(required_url(build_settings(values).redis_url, "status"), job)
-    p = queue.progress()
-    click.echo(
-        f"job {job}: {p.done} done, {p.failed} failed, {p.pending} pending of {p.total}; "
-        f"{p.structures:,} structures"
-    )
+    click.echo(describe(build_settings(values), job))
 
 
 @job_command("export")

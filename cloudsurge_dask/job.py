@@ -31,7 +31,16 @@ from .generator import probe, resolve_executable
 from .interruption import Interrupted, SignalGuard
 from .jobqueue import JobQueue, Progress, new_job_id
 from .layout import RECORDS_FILE, job_url
-from .ledger import FINISHED, INTERRUPTED, RUNNING, STOPPED, Ledger, read_ledger, write_ledger
+from .ledger import (
+    FINISHED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    Ledger,
+    read_ledger,
+    write_ledger,
+)
 from .plan import PlanOptions, plan_tasks
 from .progress import ProgressView
 from .records import FAILED, OK, REJECTED, TaskRecord, records_frame, utcnow
@@ -48,12 +57,18 @@ MAY_CHANGE = frozenset(
 )
 
 
-def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], job: str) -> JobMeta:
-    """Put a new job on the queue; the output location is checked first."""
+def enqueue(
+    client_url: str,
+    settings: Settings,
+    formulae: Sequence[Formula],
+    job: str,
+    state: str = QUEUED,
+) -> JobMeta:
+    """Put a new job on the queue and its ledger in its folder; the output is checked first."""
     from .estimate import estimate_many
 
     meta = JobMeta.of(settings, job)
-    check_writable(meta.root)
+    store = check_writable(meta.root)
     queue = JobQueue(connect(client_url), job)
     options = PlanOptions(
         settings.split_structures,
@@ -62,7 +77,11 @@ def enqueue(client_url: str, settings: Settings, formulae: Sequence[Formula], jo
         drains=expected_drains(settings),
     )
     estimate = int(sum(float(e) for e in estimate_many(list(formulae)))) if formulae else 0
-    queue.create(plan_tasks(formulae, options), meta.to_dict(), estimate)
+    tasks = queue.create(plan_tasks(formulae, options), meta.to_dict(), estimate)
+    write_ledger(store, Ledger(
+        job=job, created=utcnow(), updated=utcnow(), state=state, formulae=len(formulae),
+        tasks=tasks, settings=meta.to_dict(), resume=resume_command(job, settings),
+    ))  # fmt: skip
     return meta
 
 
@@ -174,21 +193,15 @@ def _new(
 ) -> Outcome:
     executable = resolve_executable(settings.surge)
     probe(executable, settings.generator_options, get_format(settings.format).option)
-    store = check_writable(job_url(settings.output, job))
+    check_writable(job_url(settings.output, job))
     state = None if settings.redis_url else LocalState.of(settings.output, job)
     try:
         with _redis(settings, state) as url:
             with _cluster_started_early(settings) as cluster:
                 chosen = formulae() if callable(formulae) else formulae
                 with guard.deferred():
-                    meta = enqueue(url, settings, chosen, job)
+                    meta = enqueue(url, settings, chosen, job, RUNNING)
                     queue = JobQueue.open(url, job)
-                    total = queue.progress()
-                    write_ledger(store, Ledger(
-                        job=job, created=utcnow(), updated=utcnow(), state=RUNNING,
-                        formulae=total.formulae, tasks=total.total, settings=meta.to_dict(),
-                        resume=resume_command(job, settings),
-                    ))  # fmt: skip
                 say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
                 ending = _drive(url, meta, queue, cluster, guard, quiet)
             return _end(ending, settings, meta, queue, state, started)
@@ -331,7 +344,18 @@ def _end(
         return stop_run(ending, queue, meta, resume_command(queue.job, settings), state, started)
     gathered = [] if isinstance(ending, Stop) else ending  # a job done by the time it stopped
     frame = records_frame(_reconcile(gathered, queue.records()))
-    store = open_store(meta.root)
+    save_finished(queue, meta.root, frame)
+    if state is not None:
+        state.remove()
+    return Outcome(queue.job, meta.root, frame, time.monotonic() - started)
+
+
+def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
+    """records.parquet and a finished ledger in the job's folder (from Redis' records unless
+    given): what `run` leaves, and the plain `worker` path too."""
+    if frame is None:
+        frame = records_frame(queue.records())
+    store = open_store(root)
     store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
     progress = queue.progress()
     ledger = read_ledger(store)
@@ -341,9 +365,7 @@ def _end(
             formulae_final=progress.formulae_final, structures=progress.structures,
             reason="", resume="",
         ))  # fmt: skip
-    if state is not None:
-        state.remove()
-    return Outcome(queue.job, meta.root, frame, time.monotonic() - started)
+    return root
 
 
 def _fault(futures: Sequence[object], kind: str) -> Stop | None:

@@ -150,7 +150,7 @@ class JobQueue:
             self.client.sadd(JOBS_KEY, self.job)
             for chunk in _chunks(tasks, BATCH):
                 count += self._add([(task.spec, 1) for task in chunk])
-                formulae += sum(len(task.formulae) for task in chunk)
+                formulae += sum(len(task.formulae) for task in chunk if task.res == 0)
             pipe = self.client.pipeline(transaction=True)
             pipe.xgroup_create(self.stream_key, GROUP, id="0", mkstream=True)
             pipe.hset(self.progress_key, mapping={
@@ -254,7 +254,9 @@ class JobQueue:
             new = self._complete(
                 keys=[self.records_key, self.stream_key, self.progress_key, self.errors_key],
                 args=[GROUP, lease.entry_id, lease.task.spec, text, status,
-                      sum(r.structures for r in listed), line, MAX_ERRORS, len(listed)],
+                      sum(r.structures for r in listed), line, MAX_ERRORS,
+                      lease.task.formula if lease.task.mod > 1 else len(listed),
+                      lease.task.mod],
             )  # fmt: skip
         return bool(new)
 

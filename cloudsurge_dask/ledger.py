@@ -18,11 +18,12 @@ from .layout import JOB_FILE
 from .records import utcnow
 from .storage import Store
 
+QUEUED = "queued"  # by `enqueue`, for workers started elsewhere
 RUNNING = "running"
 INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: resumable
 STOPPED = "stopped"  # a fault (full disk, storage or Redis outage): resumable once fixed
 FINISHED = "finished"
-STATES = (RUNNING, INTERRUPTED, STOPPED, FINISHED)
+STATES = (QUEUED, RUNNING, INTERRUPTED, STOPPED, FINISHED)
 
 
 @dataclass(frozen=True)

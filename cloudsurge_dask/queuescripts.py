@@ -58,8 +58,10 @@ return kept
 """
 
 # KEYS records, stream, progress, errors; ARGV group, id, task, json, status, structures,
-# error line, max errors, formulae. The first final record counts; only an OK may replace a
-# failure. `formulae_final` counts the formulae with a final record (progress in formulae).
+# error line, max errors, formulae, slices. The first final record counts; only an OK may
+# replace a failure. `formulae_final` counts formulae whose every task is final: a plain
+# task or a shard adds its formulae; a slice of a formula split in `slices` (ARGV[10] > 1)
+# adds its one formula when the last of its slices is final.
 COMPLETE = """
 local ok, old = ARGV[5] == 'ok', redis.call('HGET', KEYS[1], ARGV[3])
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
@@ -70,6 +72,12 @@ end
 if old then
   if not ok or cjson.decode(old)['status'] == 'ok' then return 0 end
   redis.call('HINCRBY', KEYS[3], 'failed', -1)
+elseif tonumber(ARGV[10]) > 1 then
+  local field = 'slices:' .. ARGV[9]
+  if redis.call('HINCRBY', KEYS[3], field, 1) == tonumber(ARGV[10]) then
+    redis.call('HDEL', KEYS[3], field)
+    redis.call('HINCRBY', KEYS[3], 'formulae_final', 1)
+  end
 else
   redis.call('HINCRBY', KEYS[3], 'formulae_final', ARGV[9])
 end

@@ -142,15 +142,16 @@ def _die_with_parent() -> Callable[[], None]:
     return hook
 
 
-def read_password(config: Path) -> str | None:
-    """The `requirepass` of a config this module wrote (to restart a server from its state)."""
+def config_value(config: Path, key: str) -> str | None:
+    """One value (`requirepass`, `port`) of a config this module wrote: to restart a server
+    from its state, or to reach the server of a job running now."""
     try:
         lines = config.read_text().splitlines()
     except FileNotFoundError:
         return None
     for line in lines:
         name, _, value = line.partition(" ")
-        if name == "requirepass" and value:
+        if name == key and value:
             return value
     return None
 
@@ -190,7 +191,7 @@ class RedisServer:
         self._binary = binary
         self._own_dir = directory is None
         self._dir = Path(directory) if directory is not None else None
-        known = read_password(self._dir / _CONF) if self._dir is not None else None
+        known = config_value(self._dir / _CONF, "requirepass") if self._dir is not None else None
         self._password = known or secrets.token_urlsafe(24)
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None

@@ -33,7 +33,7 @@ CLUSTER_KINDS = ("local", "kubernetes")
 FORMULAE = ("run", "formulae")
 REDIS = ("run", "enqueue", "worker", "status", "export")
 QUEUED = ("run", "enqueue")  # fixed when a job is queued
-OUTPUT = ("run", "enqueue", "export", "verify", "cat", "ls", "jobs")
+OUTPUT = ("run", "enqueue", "status", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run",)
 KUBE_OBJECTS = ("run", "manifests")  # also rendered into the Kubernetes objects
 
@@ -83,15 +83,15 @@ class Settings:
 
     max_heavy_atoms: int = setting(
         6, "Enumerate every formula with 1..N heavy atoms.",
-        click.IntRange(1, MAX_HEAVY_ATOMS), FORMULAE, "Formulae",
+        click.IntRange(1, MAX_HEAVY_ATOMS), FORMULAE, "Formulae", stored=True,
     )
     elements: tuple[str, ...] = setting(
         DEFAULT_ELEMENTS, "Heavy elements of the formula set, comma separated.",
-        ElementList(), FORMULAE, "Formulae",
+        ElementList(), FORMULAE, "Formulae", stored=True,
     )
     formulae: str | None = setting(
         None, "Read formulae from this file or URL (one per line, # comments) instead of CDK.",
-        click.Path(), FORMULAE, "Formulae",
+        click.Path(), FORMULAE, "Formulae", stored=True,
     )
     redis_url: str | None = setting(
         None, "Redis URL of the queue (redis://:PASSWORD@HOST:PORT/DB); put it in the variable, "
@@ -113,13 +113,16 @@ class Settings:
         20_000_000, "Split a formula estimated above this many structures into `-m res/mod` "
         "slices of about this size (0: never); smaller when a quarter of one drain's share of "
         "the whole job is smaller (but not below 1,000,000).", COUNT, QUEUED, "Queue",
+        stored=True,
     )
     shard_structures: int = setting(
         1_000_000, "Group formulae estimated below this many structures into shards of about "
         "this size sharing one set of parts (0: never).", COUNT, QUEUED, "Queue",
+        stored=True,
     )
     shard_formulae: int = setting(
         256, "At most this many formulae in one shard.", POSITIVE, QUEUED, "Queue",
+        stored=True,
     )
     surge: str | None = setting(
         None, "Generator executable.", click.Path(dir_okay=False), QUEUED, "Generator",

@@ -21,7 +21,7 @@ from typing import IO
 
 from .errors import ConfigError
 from .layout import job_url
-from .redisserver import RedisServer
+from .redisserver import HOST, RedisServer, config_value
 
 STATE_FOLDER = "state"
 _CONFIG = "redis.conf"  # what RedisServer writes; its presence means "a saved state"
@@ -73,6 +73,16 @@ class LocalState:
     def server(self) -> RedisServer:
         """The job's Redis, keeping every write in the append-only file of this folder."""
         return RedisServer(appendonly=True, directory=self.folder)
+
+    def live_url(self) -> str | None:
+        """The URL of the job's Redis while a client runs it (None if nobody does)."""
+        if self.holder() is None:
+            return None
+        config = self.folder / _CONFIG
+        port, password = config_value(config, "port"), config_value(config, "requirepass")
+        if port is None or password is None:
+            return None
+        return f"redis://:{password}@{HOST}:{port}/0"
 
     def lock(self) -> None:
         """Hold the job for this process, or say which process holds it."""

@@ -104,6 +104,7 @@ class Worker:
         self.report: Report = report or (lambda event: None)
         meta = JobMeta.from_dict(self.queue.meta())
         self.job = job
+        self.root = meta.root
         self.settings = meta.settings  # what the job was queued with
         self.consumer = consumer or consumer_name()
         self.executable = resolve_executable(self.settings.surge)

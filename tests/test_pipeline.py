@@ -88,16 +88,16 @@ def slow_generator(tmp_path: Path, delay: float) -> str:
 def test_sigkill_worker_mid_formula_loses_nothing(tmp_path: Path) -> None:
     names = sample(16, seed=11)
     formulae = [parse_formula(f) for f in names]
-    settings = settings_for(
-        tmp_path, surge=slow_generator(tmp_path, 0.4), lease_seconds=1.5, batch_size=1
-    )
+    script = slow_generator(tmp_path, 0.4)
+    settings = settings_for(tmp_path, surge=script, lease_seconds=1.5, batch_size=1)
     killed: list[int] = []
 
     def killer() -> None:
-        # kill the first worker process that has a generator child running
+        # kill the first worker process that has a generator child of this test running
+        # (its script's own path: other tests may run slow generators at the same time)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            out = subprocess.run(["pgrep", "-f", "slow-surge"], capture_output=True, text=True)
+            out = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True)
             for pid in out.stdout.split():
                 parent = (
                     Path(f"/proc/{pid}/stat").read_text().split()[3]

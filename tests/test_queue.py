@@ -62,7 +62,7 @@ def test_round_trip_in_order_with_progress(redis_client: redis.Redis, job_id: st
     assert [lease.task for lease in first] == tasks[:3]
     assert all(lease.attempt == 1 for lease in first)
     assert queue.progress() == Progress(
-        total=5, done=0, failed=0, structures=0, pending=5, leased=3
+        total=5, done=0, failed=0, structures=0, pending=5, leased=3, formulae=4
     )
     for n, lease in enumerate(first):
         assert queue.complete(lease, _record(queue, lease, structures=n + 1))
@@ -72,12 +72,53 @@ def test_round_trip_in_order_with_progress(redis_client: redis.Redis, job_id: st
     for lease in rest:
         assert queue.complete(lease, _record(queue, lease, worker="w2", structures=10))
     assert queue.lease("w1", 3) == []
-    assert queue.progress() == Progress(5, 5, 0, 1 + 2 + 3 + 20, 0, 0)
+    assert queue.progress() == Progress(5, 5, 0, 1 + 2 + 3 + 20, 0, 0, 4, 4)  # 1 slice of 4
     assert queue.finished()
     records = {record.task: record for record in queue.records()}
     assert set(records) == {task.key for task in tasks}
     assert records["C9H20~1of4"].worker == "w2"
     assert queue.errors() == []
+
+
+def test_released_leases_come_back_at_once_with_the_same_attempt(
+    redis_client: redis.Redis, job_id: str
+) -> None:
+    """What an interrupted client and a stopping worker do: no wait for the lease to expire,
+    no attempt spent; a shard counts its formulae in the progress."""
+    queue = JobQueue(redis_client, job_id, lease_seconds=3600)
+    shard = Task.shard(["CH4", "C2H6", "C3H8"])
+    queue.create([shard, *_tasks(2)], META)
+    held = queue.lease("gone", 3)
+    assert queue.lease("other", 3) == []  # leased for an hour
+    assert queue.release([held[0].entry_id]) == 1
+    again = queue.lease("other", 3)
+    assert [(lease.task, lease.attempt) for lease in again] == [(shard, 1)]
+    assert queue.release() == 3  # every pending one: held[1:] and the one just taken again
+    retaken = queue.lease("third", 5)
+    assert sorted(lease.attempt for lease in retaken) == [1, 1, 1]
+    for lease in retaken:
+        queue.complete(lease, [_record(queue, lease, formula=f) for f in lease.task.formulae])
+    progress = queue.progress()
+    assert (progress.formulae, progress.formulae_final, progress.finished) == (5, 5, True)
+    assert queue.stop_requested() is None
+    queue.request_stop("interrupted by SIGINT")
+    assert queue.stop_requested() == "interrupted by SIGINT"
+    queue.clear_stop()
+    assert queue.stop_requested() is None
+
+
+def test_a_split_formula_is_final_with_its_last_slice(
+    redis_client: redis.Redis, job_id: str
+) -> None:
+    queue = JobQueue(redis_client, job_id)
+    slices = [Task("C9H20", res, 3) for res in range(3)]
+    queue.create([*slices, *_tasks(1)], META)
+    assert queue.progress().formulae == 2
+    finals = []
+    for lease in queue.lease("w", 4):
+        queue.complete(lease, _record(queue, lease))
+        finals.append(queue.progress().formulae_final)
+    assert finals == [0, 0, 1, 2]  # slices first (queued first), then CH4
 
 
 def test_duplicate_and_unknown_jobs_are_refused(redis_client: redis.Redis, job_id: str) -> None:
@@ -109,7 +150,7 @@ def test_expired_lease_is_reclaimed_as_new_attempt(redis_client: redis.Redis, jo
     assert queue.heartbeat("dead", [held]) == 0
     assert queue.complete(reclaimed, _record(queue, reclaimed, worker="alive", structures=3))
     assert not queue.complete(held, _record(queue, held, worker="dead", structures=3))
-    assert queue.progress() == Progress(1, 1, 0, 3, 0, 0)
+    assert queue.progress() == Progress(1, 1, 0, 3, 0, 0, 1, 1)
     (record,) = queue.records()
     assert (record.worker, record.attempts) == ("alive", 2)
 
@@ -131,7 +172,7 @@ def test_complete_twice_counts_once(redis_client: redis.Redis, job_id: str) -> N
     (lease,) = queue.lease("w1", 1)
     assert queue.complete(lease, _record(queue, lease, structures=11))
     assert not queue.complete(lease, _record(queue, lease, structures=11))
-    assert queue.progress() == Progress(1, 1, 0, 11, 0, 0)
+    assert queue.progress() == Progress(1, 1, 0, 11, 0, 0, 1, 1)
     with pytest.raises(ValueError, match="do not match"):
         queue.complete(lease, _record(queue, Lease(Task("C2H6"), lease.entry_id, 1)))
 
@@ -150,7 +191,7 @@ def test_bounded_retries_then_failed(redis_client: redis.Redis, job_id: str) -> 
     assert queue.lease("w1", 1) == []
     (record,) = queue.records()
     assert (record.status, record.attempts, record.error) == (FAILED, 3, "surge crashed")
-    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0)
+    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0, 1, 1)
     assert queue.finished()
     errors = queue.errors()
     assert len(errors) == 3
@@ -166,7 +207,7 @@ def test_permanent_failure_is_rejected_at_once(redis_client: redis.Redis, job_id
     assert queue.fail(lease, refusal, permanent=True)
     (record,) = queue.records()
     assert (record.status, record.attempts) == (REJECTED, 1)
-    assert queue.progress() == Progress(2, 0, 1, 0, 1, 0)
+    assert queue.progress() == Progress(2, 0, 1, 0, 1, 0, 2, 1)
     assert [lease.task.key for lease in queue.lease("w1", 5)] == ["C2H6"]
 
 
@@ -184,9 +225,9 @@ def test_lost_leases_exhaust_attempts_then_late_success_wins(
     (record,) = queue.records()
     assert record.status == FAILED
     assert record.error == "lease expired 2 times: worker lost"
-    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0)
+    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0, 1, 1)
     assert queue.complete(second, _record(queue, second, worker="b", structures=4))
-    assert queue.progress() == Progress(1, 1, 0, 4, 0, 0)
+    assert queue.progress() == Progress(1, 1, 0, 4, 0, 0, 1, 1)
     assert not queue.complete(first, _record(queue, first, worker="a", structures=4))
     assert queue.records()[0].worker == "b"
 
@@ -209,7 +250,7 @@ def test_jobs_never_touch_each_other(redis_client: redis.Redis) -> None:
     assert mine.delete() == 5
     assert _job_keys(redis_client, mine.job) == {}
     assert _job_keys(redis_client, other.job) == before
-    assert other.progress() == Progress(3, 0, 0, 0, 3, 0)
+    assert other.progress() == Progress(3, 0, 0, 0, 3, 0, 3, 0)
     assert mine.job not in JobQueue.jobs(redis_client)
 
 
@@ -262,7 +303,7 @@ def test_restart_with_aof_mid_job_loses_nothing() -> None:
         while not queue.finished() and time.monotonic() < deadline:
             for lease in queue.lease("w2", 8):
                 assert queue.complete(lease, _record(queue, lease, worker="w2"))
-        assert queue.progress() == Progress(30, 30, 0, 30 * 7, 0, 0)
+        assert queue.progress() == Progress(30, 30, 0, 30 * 7, 0, 0, 30, 30)
         assert sorted(r.task for r in queue.records()) == sorted(t.key for t in _tasks(30))
         client.close()
 
@@ -304,5 +345,5 @@ def test_concurrent_consumers_complete_every_task_once(redis_url: str, job_id: s
     assert set(counts) == {task.key for task in tasks}
     assert set(counts.values()) == {1}
     assert sum(1 for _, keys in collected if keys) >= 2
-    assert queue.progress() == Progress(200, 200, 0, 200, 0, 0)
+    assert queue.progress() == Progress(200, 200, 0, 200, 0, 0, 1, 1)
     assert len(queue.records()) == 200
