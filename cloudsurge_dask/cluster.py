@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import dask.config
 from distributed import Client, LocalCluster
 
+from .dashboard import routes_config, routes_env
 from .errors import ClusterError, ConfigError
 from .kubefailure import explain
 from .kubeobjects import SCRATCH, base_env, harden_pod, resources, worker_env
@@ -88,12 +90,13 @@ def _dashboard(source: Any) -> str | None:
 @contextmanager
 def _local(settings: Settings) -> Iterator[ClusterHandle]:
     try:
-        cluster = LocalCluster(
-            n_workers=settings.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-        )
+        with dask.config.set(routes_config()):  # the in-process scheduler serves our page
+            cluster = LocalCluster(
+                n_workers=settings.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address="127.0.0.1:0",
+            )
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster) as client:
@@ -158,7 +161,7 @@ def kube_cluster_spec(settings: Settings, name: str | None = None) -> dict[str, 
     scheduler = spec["spec"]["scheduler"]["spec"]
     container = scheduler["containers"][0]
     container["args"] = ["dask", "scheduler", "--host", "0.0.0.0"]
-    container["env"] = base_env()
+    container["env"] = [*base_env(), routes_env()]  # the scheduler serves our page too
     container["resources"] = SCHEDULER_RESOURCES
     harden_pod(scheduler, SCHEDULER_RESOURCES["requests"]["ephemeral-storage"])
     return spec

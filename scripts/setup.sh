@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev zlib1g-dev gcc)
+# chromium (+ a font, as recommends are not installed) loads the dashboard page in the tests
+packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev zlib1g-dev gcc
+          chromium fonts-liberation)
 # shellcheck source=scripts/apt.sh
 . scripts/apt.sh
 apt_install "${packages[@]}"
