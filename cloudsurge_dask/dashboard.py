@@ -37,6 +37,7 @@ ROUTES_ENV = "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES"
 PAGE = "cloudsurge"
 REFRESH_SECONDS = 2
 RECENT = 12  # finished tasks kept per job for the page
+JOBS = 20  # jobs a long-lived scheduler keeps (the oldest announced first is dropped)
 FINAL = ("ok", "failed", "rejected")  # end statuses that make a task's formulae final
 
 
@@ -97,12 +98,9 @@ def announce(
     what the queue already holds as final (a resumed job); given, they replace what this
     scheduler has counted so far. The tracker is installed first, so no event is missed."""
     client.run_on_scheduler(install)
-    message: dict[str, Any] = {"event": "job", "job": job, "formulae": formulae, "tasks": tasks}
-    for name, value in (("formulae_done", formulae_done), ("tasks_done", tasks_done),
-                        ("structures", structures)):  # fmt: skip
-        if value is not None:
-            message[name] = value
-    client.log_event(TOPIC, message)
+    done = {"formulae_done": formulae_done, "tasks_done": tasks_done, "structures": structures}
+    message = {"event": "job", "job": job, "formulae": formulae, "tasks": tasks}
+    client.log_event(TOPIC, message | {k: v for k, v in done.items() if v is not None})
 
 
 @dataclass
@@ -146,8 +144,9 @@ class Board:
         if kind == "job":
             self.formulae_total = int(message["formulae"])
             self.tasks_total = int(message["tasks"])
-            if "formulae_done" in message:
+            if "formulae_done" in message:  # a resumed job: rates count from here on
                 self.formulae_done = self.base_formulae = int(message["formulae_done"])
+                self.first_start = None
             if "tasks_done" in message:
                 self.tasks_done = int(message["tasks_done"])
             if "structures" in message:
@@ -238,6 +237,8 @@ class Tracker(SchedulerPlugin):
         if topic != TOPIC or not isinstance(msg, dict) or "job" not in msg:
             return
         job = str(msg["job"])
+        if job not in self.boards and len(self.boards) >= JOBS:
+            del self.boards[next(iter(self.boards))]
         self.boards.setdefault(job, Board(job)).apply(msg, when)
 
     def remove_worker(self, scheduler: Scheduler, worker: str, **kwargs: Any) -> None:
