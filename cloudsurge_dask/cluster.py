@@ -96,6 +96,9 @@ def _local(settings: Settings) -> Iterator[ClusterHandle]:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address="127.0.0.1:0",
+                # a run that stops cancels its drains: the workers' warnings about that are
+                # noise beside the run's own message
+                silence_logs=logging.ERROR,
             )
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc

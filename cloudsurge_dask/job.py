@@ -18,11 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
+from .dashboard import announce, page_link
 from .declaration import declared
 from .errors import CloudSurgeError, ConfigError, QueueError, StorageError
 from .formats import get_format
@@ -50,6 +52,9 @@ from .state import LocalState
 from .stopping import Stop, stop_run
 from .storage import check_writable, open_store
 from .worker import drain
+
+STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
+STOP_GRACE_SCHEDULER = 120.0
 
 # what may differ from the queued job when it is resumed: where and how it is drained
 MAY_CHANGE = frozenset(
@@ -192,13 +197,13 @@ def _new(
     quiet: bool,
 ) -> Outcome:
     executable = resolve_executable(settings.surge)
-    probe(executable, settings.generator_options, get_format(settings.format).option)
     check_writable(job_url(settings.output, job))
     state = None if settings.redis_url else LocalState.of(settings.output, job)
     try:
         with _redis(settings, state) as url:
             with _cluster_started_early(settings) as cluster:
-                chosen = formulae() if callable(formulae) else formulae
+                chosen = formulae() if callable(formulae) else formulae  # checked first
+                probe(executable, settings.generator_options, get_format(settings.format).option)
                 with guard.deferred():
                     meta = enqueue(url, settings, chosen, job, RUNNING)
                     queue = JobQueue.open(url, job)
@@ -290,12 +295,19 @@ def _drive(
     gathered: list[TaskRecord] = []
     kind = "local"
     stop: Stop | None = None
+    futures: list[Any] = []  # Dask futures of the drains
     try:
         guard.check()
         handle = cluster()
         kind = handle.kind
+        progress = queue.progress()
+        announce(
+            handle.client, queue.job, progress.formulae, progress.total,
+            formulae_done=progress.formulae_final, tasks_done=progress.done + progress.failed,
+            structures=progress.structures,
+        )  # fmt: skip
         if handle.dashboard:
-            view.say(f"dashboard: {handle.dashboard}")
+            view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
         worker_url = None if handle.kind == "kubernetes" else url
         futures = [
             handle.client.submit(drain, worker_url, queue.job, pure=False,
@@ -325,6 +337,11 @@ def _drive(
     view.close()
     with contextlib.suppress(QueueError):  # each drain stops once its task in hand is done
         queue.request_stop(stop.reason)
+    # give them that long before the cluster goes: the workers of another scheduler outlive
+    # this client (and would keep a thread each on a queue about to vanish)
+    grace = STOP_GRACE_SCHEDULER if kind == "scheduler" else STOP_GRACE
+    with contextlib.suppress(Exception):
+        distributed_wait(futures, timeout=grace)
     return stop
 
 

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -172,8 +173,8 @@ class RedisServer:
     With `appendonly=True` every write goes to the append-only file, so a restart (graceful:
     SIGTERM makes Redis flush the AOF) loses nothing; that is what the fault tests rely on.
     Given a `directory` that holds a config of an earlier server, it starts from that state
-    with the same password (a resumed job). With `die_with_parent` (the default) the server
-    ends with the thread that started it: start it from the main thread.
+    with the same password (a resumed job). With `die_with_parent` (the default) a server
+    started from the main thread ends with its process, however that ends.
     """
 
     def __init__(
@@ -299,11 +300,17 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
                 start_new_session=True,
-                preexec_fn=_die_with_parent() if self.die_with_parent else None,
+                preexec_fn=_die_with_parent() if self._tied() else None,
             )
         # Its own session shields it from a terminal's Ctrl-C; still never outlive Python.
         weakref.finalize(self, _cleanup, self._process, self._dir if self._own_dir else None)
         self._wait_ready(executable)
+
+    def _tied(self) -> bool:
+        """Tie the server's life to this thread only from the main thread: the kernel's
+        signal fires when the starting *thread* ends, and a helper thread (one that
+        restarts the server, say) ends long before the process."""
+        return self.die_with_parent and threading.current_thread() is threading.main_thread()
 
     def _wait_ready(self, executable: str) -> None:
         client = redis.Redis(

@@ -50,6 +50,7 @@ from cloudsurge_dask.generator import Generation
 from cloudsurge_dask.job import enqueue, run_job
 from cloudsurge_dask.jobqueue import JobQueue, new_job_id
 from cloudsurge_dask.kubeobjects import KubeValues, render_objects
+from cloudsurge_dask.ledger import STOPPED
 from cloudsurge_dask.records import OK
 from cloudsurge_dask.redisserver import RedisServer, connect
 from cloudsurge_dask.settings import Settings
@@ -155,17 +156,25 @@ def test_transient_storage_faults_are_retried(
     assert len(injected(fresh)) >= 5
 
 
-@pytest.mark.timeout(120)
-def test_permanent_storage_fault_fails_only_that_task(
+@pytest.mark.timeout(180)
+def test_permanent_storage_fault_stops_the_run_and_resume_finishes(
     cluster: Any, fresh: Path, tmp_path: Path
 ) -> None:
+    """Storage that refuses a write is the job's fault, not the formula's: the run stops
+    (no attempt spent, nothing recorded as failed), and once the cause is gone the resume
+    finishes the job exactly."""
     storage_faults(fresh, deny=["C4H10"])
     names = ["C3H4N2OS", *SMALL]
     settings = on_cluster(cluster, tmp_path, surge=generator_wrapper(fresh, GeneratorFaults()))
-    outcome = run_job(settings, formulae(names), quiet=True)
-    check_job(settings, outcome, names, failed=["C4H10"])
-    row = outcome.records.set_index("task").loc["C4H10"]
-    assert row["attempts"] == 3 and "permission denied" in str(row["error"])
+    stopped = run_job(settings, formulae(names), quiet=True)
+    assert (stopped.state, stopped.exit_code, stopped.ok) == (STOPPED, 1, False)
+    assert "permission denied" in stopped.message, stopped.message
+    assert f"run --resume {stopped.job}" in stopped.message
+    assert "C4H10" not in set(stopped.records["formula"])
+    assert (stopped.records["status"] == OK).all()
+    storage_faults(fresh)  # the cause fixed
+    outcome = run_job(settings, formulae(names), job=stopped.job, quiet=True)
+    check_job(settings, outcome, names)
 
 
 @pytest.fixture(scope="module")
