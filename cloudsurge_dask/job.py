@@ -199,6 +199,7 @@ def _new(
     executable = resolve_executable(settings.surge)
     check_writable(job_url(settings.output, job))
     state = None if settings.redis_url else LocalState.of(settings.output, job)
+    queued = False
     try:
         with _redis(settings, state) as url:
             with _cluster_started_early(settings) as cluster:
@@ -206,14 +207,20 @@ def _new(
                 probe(executable, settings.generator_options, get_format(settings.format).option)
                 with guard.deferred():
                     meta = enqueue(url, settings, chosen, job, RUNNING)
+                    queued = True
                     queue = JobQueue.open(url, job)
-                say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
+                    say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
                 ending = _drive(url, meta, queue, cluster, guard, quiet)
             return _end(ending, settings, meta, queue, state, started)
-    except Interrupted as exc:
-        if state is not None:
+    except BaseException as exc:
+        if not queued and state is not None:
             state.remove()  # nothing was queued: nothing to resume
-        raise CloudSurgeError(f"interrupted by {exc.name} before job {job} was queued") from None
+        if isinstance(exc, Interrupted):
+            then = f"; resume with: {resume_command(job, settings)}" if queued else ""
+            raise CloudSurgeError(
+                f"interrupted by {exc.name} while starting job {job}{then}"
+            ) from None
+        raise
 
 
 def _resume(
