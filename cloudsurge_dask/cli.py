@@ -207,7 +207,8 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
     the queue is a private redis-server that keeps its state in OUTPUT/JOB/state/ (for a
     remote output: ~/.local/state/cloudsurge-dask/JOB/) and ends with this command.
     """
-    from .job import run_job, summary
+    from .job import run_job
+    from .outcome import summary
 
     given = given_settings(ctx, values)
     settings = build_settings(values)
@@ -262,7 +263,7 @@ def enqueue(formula_file: str, **values: Any) -> None:
 def worker(job: str, **values: Any) -> None:
     """Drain JOB in this process without Dask (for a plain Kubernetes Job pod); the worker
     that sees the job finished saves records.parquet and job.json, as `run` does."""
-    from .job import save_finished
+    from .outcome import save_finished
     from .redisserver import required_url
     from .worker import Worker
 

@@ -10,14 +10,11 @@ checked, so a wrong `--surge` or an unwritable output fails before anything is q
 from __future__ import annotations
 
 import contextlib
-import os
-import shlex
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -25,7 +22,6 @@ from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
 from .dashboard import announce, page_link
-from .declaration import declared
 from .errors import CloudSurgeError, ConfigError, QueueError, StorageError
 from .formats import get_format
 from .formula import Formula
@@ -43,23 +39,20 @@ from .ledger import (
     read_ledger,
     write_ledger,
 )
+from .outcome import Outcome, save_finished
 from .plan import PlanOptions, plan_tasks
 from .progress import ProgressView
-from .records import FAILED, OK, REJECTED, TaskRecord, records_frame, utcnow
+from .records import TaskRecord, records_frame, utcnow
 from .redisserver import connect, redacted_url
+from .resumption import contradictions, resume_command
 from .settings import JobMeta, Settings
 from .state import LocalState
-from .stopping import Stop, stop_run
+from .stopping import Stop, fault_of, stop_run
 from .storage import check_writable, open_store
 from .worker import drain
 
 STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
 STOP_GRACE_SCHEDULER = 120.0
-
-# what may differ from the queued job when it is resumed: where and how it is drained
-MAY_CHANGE = frozenset(
-    item.name for item in declared(Settings) if not item.stored and item.name != "output"
-)
 
 
 def enqueue(
@@ -90,24 +83,6 @@ def enqueue(
     return meta
 
 
-@dataclass(frozen=True)
-class Outcome:
-    job: str
-    output: str
-    records: pd.DataFrame
-    seconds: float
-    state: str = FINISHED
-    message: str = ""  # what stopped a run that did not finish, and how to go on
-    exit_code: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Finished, no task failed; formulae the generator refused (C2) are not failures."""
-        if self.state != FINISHED:
-            return False
-        return not bool((self.records["status"] == FAILED).any())
-
-
 @contextlib.contextmanager
 def _cluster_started_early(settings: Settings) -> Iterator[Callable[[], ClusterHandle]]:
     """Start the cluster in a thread while formulae are made and queued (its start-up is the
@@ -133,37 +108,6 @@ def _cluster_started_early(settings: Settings) -> Iterator[Callable[[], ClusterH
     finally:
         release.set()
         thread.join()
-
-
-def resume_command(job: str, settings: Settings) -> str:
-    """The exact command that goes on with `job` (the Redis URL stays in its variable)."""
-    words = ["python", "-m", "cloudsurge_dask", "run", "--resume", job]
-    default = Settings.build(env={}).output
-    if settings.output != default:
-        words += ["--output", settings.output]
-    shared = " (with CLOUDSURGE_REDIS_URL set to the same Redis)" if settings.redis_url else ""
-    return shlex.join(words) + shared
-
-
-def _same_root(left: str, right: str) -> bool:
-    if "://" in left or "://" in right:
-        return left.rstrip("/") == right.rstrip("/")
-    return os.path.abspath(left) == os.path.abspath(right)
-
-
-def contradictions(given: frozenset[str], settings: Settings, meta: JobMeta, job: str) -> list[str]:
-    """The flags given for a resume that disagree with the queued job, as `--flag value (the
-    job has value)`; flags in MAY_CHANGE may differ."""
-    problems = []
-    if "output" in given and not _same_root(job_url(settings.output, job), meta.root):
-        problems.append(f"--output {settings.output} (the job's files are in {meta.root})")
-    for item in declared(Settings):
-        if item.name not in given or not item.stored:
-            continue
-        mine, theirs = getattr(settings, item.name), getattr(meta.settings, item.name)
-        if mine != theirs:
-            problems.append(f"{item.flag} {mine!r} (the job has {theirs!r})")
-    return problems
 
 
 def run_job(
@@ -325,7 +269,7 @@ def _drive(
             view.update(queue.progress())
             with contextlib.suppress(TimeoutError):
                 distributed_wait(futures, timeout=0.5)
-            stop = _fault(futures, kind)
+            stop = fault_of(futures, kind)
             if stop is not None:
                 break
         for future in futures if stop is None else ():
@@ -374,37 +318,6 @@ def _end(
     return Outcome(queue.job, meta.root, frame, time.monotonic() - started)
 
 
-def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
-    """records.parquet and a finished ledger in the job's folder (from Redis' records unless
-    given): what `run` leaves, and the plain `worker` path too."""
-    if frame is None:
-        frame = records_frame(queue.records())
-    store = open_store(root)
-    store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
-    progress = queue.progress()
-    ledger = read_ledger(store)
-    if ledger is not None:
-        write_ledger(store, ledger.moved(
-            state=FINISHED, done=progress.done, failed=progress.failed,
-            formulae_final=progress.formulae_final, structures=progress.structures,
-            reason="", resume="",
-        ))  # fmt: skip
-    return root
-
-
-def _fault(futures: Sequence[object], kind: str) -> Stop | None:
-    """A drain that failed on the job's own storage or queue stops the run (every other
-    drain would meet the same); a drain lost with its worker does not (its leases expire
-    and others take its tasks over)."""
-    for future in futures:
-        if getattr(future, "status", "") != "error":
-            continue
-        exc = future.exception()  # type: ignore[attr-defined]
-        if isinstance(exc, StorageError | QueueError):
-            return Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
-    return None
-
-
 def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[TaskRecord]:
     """Redis holds the final records of every task, including those whose drain was lost."""
     by_item = {(record.task, record.formula): record for record in stored}
@@ -414,32 +327,3 @@ def _reconcile(gathered: list[TaskRecord], stored: list[TaskRecord]) -> list[Tas
             f"records returned by drains but missing in Redis: {sorted(missing)[:5]}"
         )
     return list(by_item.values())
-
-
-def summary(outcome: Outcome) -> str:
-    frame = outcome.records
-    if frame.empty:
-        return outcome.message or f"job {outcome.job}: no records"
-    counts = frame["status"].value_counts()
-    structures = int(frame["structures"].sum())
-    spans = frame.groupby("task").first()  # the formulae of a shard share one span
-    busy = float((spans["finished"] - spans["started"]).dt.total_seconds().sum())
-    generator = float(frame["generator_cpu_seconds"].sum())
-    share = generator / busy if busy > 0 else 0.0
-    lines = [
-        f"job {outcome.job}: {len(frame)} formulae in {frame['task'].nunique()} tasks, "
-        f"{int(counts.get(OK, 0))} ok, "
-        f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
-        f"structures: {structures:,} in {outcome.seconds:.1f} s "
-        f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); "
-        f"generator share of worker time {share:.0%} (its CPU time / busy time)",
-        f"compressed: {int(frame['compressed_bytes'].sum()):,} bytes "
-        f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
-        f"output: {outcome.output}/",
-    ]
-    for _, row in frame[frame["status"] != OK].head(10).iterrows():
-        where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
-        lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
-    if outcome.message:
-        lines.append(outcome.message)
-    return "\n".join(lines)

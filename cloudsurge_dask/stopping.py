@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import QueueError, StorageError
 from .layout import RECORDS_FILE
-from .ledger import Ledger, read_ledger, write_ledger
+from .ledger import STOPPED, Ledger, read_ledger, write_ledger
+from .outcome import Outcome
 from .records import records_frame, utcnow
 from .storage import open_store
 
 if TYPE_CHECKING:
-    from .job import Outcome
     from .jobqueue import JobQueue
     from .settings import JobMeta
     from .state import LocalState
@@ -88,8 +89,6 @@ def stop_run(
     started: float,
 ) -> Outcome:
     """The stopped run's outcome; its message says what was done and the resume command."""
-    from .job import Outcome
-
     if state is not None and stop.storage:
         state.free_reserve()
     returned = None
@@ -116,3 +115,16 @@ def stop_run(
     return Outcome(
         queue.job, meta.root, frame, seconds, stop.state, "\n".join(lines), stop.exit_code
     )
+
+
+def fault_of(futures: Sequence[object], kind: str) -> Stop | None:
+    """A drain that failed on the job's own storage or queue stops the run (every other
+    drain would meet the same); a drain lost with its worker does not (its leases expire
+    and others take its tasks over)."""
+    for future in futures:
+        if getattr(future, "status", "") != "error":
+            continue
+        exc = future.exception()  # type: ignore[attr-defined]
+        if isinstance(exc, StorageError | QueueError):
+            return Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
+    return None

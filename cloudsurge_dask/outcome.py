@@ -1,0 +1,80 @@
+"""What a run ends with: the job's records, how it ended, and the summary printed for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .jobqueue import JobQueue
+from .layout import RECORDS_FILE
+from .ledger import FINISHED, read_ledger, write_ledger
+from .records import FAILED, OK, REJECTED, records_frame
+from .storage import open_store
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run's end: `state` is the ledger's (finished, interrupted, stopped)."""
+
+    job: str
+    output: str
+    records: pd.DataFrame
+    seconds: float
+    state: str = FINISHED
+    message: str = ""  # what stopped a run that did not finish, and how to go on
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Finished, no task failed; formulae the generator refused (C2) are not failures."""
+        if self.state != FINISHED:
+            return False
+        return not bool((self.records["status"] == FAILED).any())
+
+
+def summary(outcome: Outcome) -> str:
+    frame = outcome.records
+    if frame.empty:
+        return outcome.message or f"job {outcome.job}: no records"
+    counts = frame["status"].value_counts()
+    structures = int(frame["structures"].sum())
+    spans = frame.groupby("task").first()  # the formulae of a shard share one span
+    busy = float((spans["finished"] - spans["started"]).dt.total_seconds().sum())
+    generator = float(frame["generator_cpu_seconds"].sum())
+    share = generator / busy if busy > 0 else 0.0
+    lines = [
+        f"job {outcome.job}: {len(frame)} formulae in {frame['task'].nunique()} tasks, "
+        f"{int(counts.get(OK, 0))} ok, "
+        f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
+        f"structures: {structures:,} in {outcome.seconds:.1f} s "
+        f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); "
+        f"generator share of worker time {share:.0%} (its CPU time / busy time)",
+        f"compressed: {int(frame['compressed_bytes'].sum()):,} bytes "
+        f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
+        f"output: {outcome.output}/",
+    ]
+    for _, row in frame[frame["status"] != OK].head(10).iterrows():
+        where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
+        lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
+    if outcome.message:
+        lines.append(outcome.message)
+    return "\n".join(lines)
+
+
+def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
+    """records.parquet and a finished ledger in the job's folder (from Redis' records unless
+    given): what `run` leaves, and the plain `worker` path too."""
+    if frame is None:
+        frame = records_frame(queue.records())
+    store = open_store(root)
+    store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
+    progress = queue.progress()
+    ledger = read_ledger(store)
+    if ledger is not None:
+        write_ledger(store, ledger.moved(
+            state=FINISHED, done=progress.done, failed=progress.failed,
+            formulae_final=progress.formulae_final, structures=progress.structures,
+            reason="", resume="",
+        ))  # fmt: skip
+    return root
