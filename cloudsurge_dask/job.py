@@ -22,7 +22,7 @@ from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
 from .dashboard import announce, page_link
-from .errors import CloudSurgeError, ConfigError, QueueError, StorageError
+from .errors import CloudSurgeError, ConfigError, QueueError
 from .formats import get_format
 from .formula import Formula
 from .generator import probe, resolve_executable
@@ -280,14 +280,15 @@ def _drive(
     except Interrupted as exc:
         stop = Stop(f"interrupted by {exc.name}", INTERRUPTED, exc.exit_code, kind)
     except CloudSurgeError as exc:
-        stop = Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
+        stop = Stop.fault(exc, kind)
     if stop is None:
         view.close(queue.progress())
         return gathered
     guard.stopping()
     view.close()
-    with contextlib.suppress(QueueError):  # each drain stops once its task in hand is done
-        queue.request_stop(stop.reason)
+    if not stop.queue:
+        with contextlib.suppress(QueueError):  # each drain stops once its task in hand is done
+            queue.request_stop(stop.reason)
     # give them that long before the cluster goes: the workers of another scheduler outlive
     # this client (and would keep a thread each on a queue about to vanish)
     grace = STOP_GRACE_SCHEDULER if kind == "scheduler" else STOP_GRACE
@@ -308,7 +309,7 @@ def _end(
     if not isinstance(ending, Stop) and not queue.finished():
         why = queue.stop_requested() or "the drains ended early"
         ending = Stop(f"stopped: {why}", STOPPED, 1)
-    if isinstance(ending, Stop) and not queue.finished():
+    if isinstance(ending, Stop) and (ending.queue or not queue.finished()):
         return stop_run(ending, queue, meta, resume_command(queue.job, settings), state, started)
     gathered = [] if isinstance(ending, Stop) else ending  # a job done by the time it stopped
     frame = records_frame(_reconcile(gathered, queue.records()))

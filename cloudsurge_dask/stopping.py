@@ -33,13 +33,22 @@ REDIS_WRITABLE_SECONDS = 10.0  # after a full disk is relieved, Redis retries it
 @dataclass(frozen=True)
 class Stop:
     """Why a run stops: `reason` (printed), the ledger `state`, the exit code, the cluster
-    kind it ran on, and whether the storage failed (then it is not written to again)."""
+    kind it ran on, and whether the storage or Redis failed (then neither is asked again:
+    each try would wait out its retries)."""
 
     reason: str
     state: str
     exit_code: int
     cluster: str = "local"
     storage: bool = False
+    queue: bool = False
+
+    @classmethod
+    def fault(cls, exc: Exception, cluster: str) -> Stop:
+        return cls(
+            f"stopped: {exc}", STOPPED, 1, cluster,
+            storage=isinstance(exc, StorageError), queue=isinstance(exc, QueueError),
+        )  # fmt: skip
 
 
 def _release(queue: JobQueue) -> int:
@@ -89,6 +98,17 @@ def stop_run(
     started: float,
 ) -> Outcome:
     """The stopped run's outcome; its message says what was done and the resume command."""
+    seconds = time.monotonic() - started
+    if stop.queue:
+        lines = [
+            f"job {queue.job} {stop.reason} after {seconds:.1f} s; its records so far stay in "
+            "Redis (not reachable now)",
+            f"resume with: {resume}",
+        ]
+        return Outcome(
+            queue.job, meta.root, records_frame([]), seconds, stop.state, "\n".join(lines),
+            stop.exit_code,
+        )  # fmt: skip
     if state is not None and stop.storage:
         state.free_reserve()
     returned = None
@@ -97,7 +117,6 @@ def stop_run(
             returned = _release(queue)
     count, unsaved = _save(stop, queue, meta, resume)
     progress = queue.progress()
-    seconds = time.monotonic() - started
     lines = [
         f"job {queue.job} {stop.reason} after {seconds:.1f} s: {progress.formulae_final:,} of "
         f"{progress.formulae:,} formulae final, {progress.structures:,} structures"
@@ -126,5 +145,5 @@ def fault_of(futures: Sequence[object], kind: str) -> Stop | None:
             continue
         exc = future.exception()  # type: ignore[attr-defined]
         if isinstance(exc, StorageError | QueueError):
-            return Stop(f"stopped: {exc}", STOPPED, 1, kind, isinstance(exc, StorageError))
+            return Stop.fault(exc, kind)
     return None

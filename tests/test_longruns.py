@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -202,6 +203,7 @@ def test_signal_stops_cleanly_and_resume_finishes(job: Job, signum: int, code: i
     command = f"resume with: python -m cloudsurge_dask run --resume {job.job} --output {job.out}"
     assert command in stderr
     assert "Traceback" not in stderr and "\r" not in stderr
+    assert "CancelledError" not in stderr and "leaked semaphore" not in stderr, stderr
     assert stdout.strip().splitlines()[-1] == job.job
     assert not alive(below), "a process of the run outlived it"
     state = folder / "state"
@@ -335,3 +337,25 @@ def test_progress_in_a_log_is_plain_lines_with_an_eta() -> None:
     quiet = io.StringIO()
     ProgressView(quiet=True, stream=quiet).close(first)
     assert quiet.getvalue() == ""
+
+
+def test_progress_on_a_terminal_is_a_live_bar() -> None:
+    """A real pseudo-terminal: rich draws the bar with formulae, structures and the ETA."""
+    master, slave = os.openpty()
+    try:
+        with open(slave, "w", closefd=False) as terminal:
+            view = ProgressView(stream=terminal)
+            assert view.live
+            view.update(Progress(10, 2, 0, 300, 8, 2, formulae=40, formulae_final=8,
+                                 estimate=1000))  # fmt: skip
+            time.sleep(0.3)
+            view.close(Progress(10, 10, 0, 1000, 0, 0, formulae=40, formulae_final=40,
+                                estimate=1000))  # fmt: skip
+        drawn = b""
+        while select.select([master], [], [], 0.2)[0]:
+            drawn += os.read(master, 1 << 16)
+    finally:
+        os.close(master)
+        os.close(slave)
+    text = drawn.decode(errors="replace")
+    assert "40/40 formulae" in text and "1,000 structures" in text and "ETA" in text, text
