@@ -99,6 +99,7 @@ def _local(settings: Settings) -> Iterator[ClusterHandle]:
                 # a run that stops cancels its drains: the workers' warnings about that are
                 # noise beside the run's own message
                 silence_logs=logging.ERROR,
+                preload=["cloudsurge_dask.preload"],  # a terminal's Ctrl-C is the client's
             )
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc

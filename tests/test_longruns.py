@@ -90,9 +90,10 @@ def job(tmp_path: Path) -> Iterator[Job]:
 def start(job: Job, *extra: str) -> None:
     command = [sys.executable, "-m", "cloudsurge_dask", "run", "--formulae", str(job.listing),
                "--output", str(job.out), "--part-size", "500", *extra]  # fmt: skip
-    job.process = subprocess.Popen(
-        command, env=job.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    job.process = subprocess.Popen(  # its own process group, as a terminal's foreground job
+        command, env=job.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
 
 
 def wait_for_progress(job: Job, final: int, timeout: float = 60) -> Progress:
@@ -145,6 +146,16 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
+def assert_gone(pids: set[int], seconds: float = 15) -> None:
+    """Every one of `pids` ends within `seconds` (the multiprocessing resource tracker ends
+    when it reads the end of its pipe, a moment after the client)."""
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in alive(pids)}
+    assert not left, f"processes of the run outlived it: {left}"
+
+
 def redis_servers_of(folder: Path) -> set[int]:
     """Live redis-server processes working in this job's state folder (their cwd; the
     process title shows only the address)."""
@@ -185,8 +196,16 @@ def resume_and_check(job: Job) -> None:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_stops_cleanly_and_resume_finishes(job: Job, signum: int, code: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "group"),
+    [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)],
+    ids=["ctrl-c-to-the-process-group", "sigterm-to-the-client"],
+)
+def test_signal_stops_cleanly_and_resume_finishes(
+    job: Job, signum: int, code: int, group: bool
+) -> None:
+    """Ctrl-C on a terminal reaches the client and its workers alike (the whole process
+    group); `kill` reaches the client alone. Either way the client stops the run."""
     start(job)
     wait_for_progress(job, 10)
     assert job.process is not None
@@ -195,7 +214,10 @@ def test_signal_stops_cleanly_and_resume_finishes(job: Job, signum: int, code: i
     below = descendants(job.process.pid)
     folder = job.out / job.job
     assert redis_servers_of(folder) & below, "the private Redis is the client's child"
-    job.process.send_signal(signum)
+    if group:
+        os.killpg(job.process.pid, signum)
+    else:
+        job.process.send_signal(signum)
     stdout, stderr = job.process.communicate(timeout=60)
     assert job.process.returncode == code, stderr
     name = signal.Signals(signum).name
@@ -205,7 +227,7 @@ def test_signal_stops_cleanly_and_resume_finishes(job: Job, signum: int, code: i
     assert "Traceback" not in stderr and "\r" not in stderr
     assert "CancelledError" not in stderr and "leaked semaphore" not in stderr, stderr
     assert stdout.strip().splitlines()[-1] == job.job
-    assert not alive(below), "a process of the run outlived it"
+    assert_gone(below)
     state = folder / "state"
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "redis.conf").stat().st_mode) == 0o600
@@ -235,10 +257,7 @@ def test_sigkill_leaves_no_process_and_resume_finishes(job: Job) -> None:
     assert len(below) >= 3  # the Redis and two Dask workers at least
     job.process.kill()
     job.process.communicate(timeout=30)
-    deadline = time.monotonic() + 15
-    while alive(below) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not alive(below), "a process of the killed run outlived it"
+    assert_gone(below)
     status = job.cli("status", job.job, "--output", str(job.out))
     assert "running" in status.stdout and "client is gone" in status.stdout, status.stdout
     resume_and_check(job)
