@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .codec import get_codec
-from .errors import CloudSurgeError, FormulaError, StorageError
+from .errors import FormulaError, NoStructures, StorageError, UnknownFormula
 from .formats import get_format
 from .formula import parse_formula
 from .layout import JOB_FILE, MANIFESTS, RECORDS_FILE, job_url, manifest_path
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
 
 COLUMNS = ["task", "formula", "status", "structures", "parts", "error"]
 _WORST = (FAILED, REJECTED)  # a formula's status is the worst of its slices'
-
-
-class UnknownFormula(CloudSurgeError):
-    """The formula is not part of the job (or, while it runs, of no finished task yet)."""
-
-
-class NoStructures(CloudSurgeError):
-    """The formula is in the job but has no stored structures: rejected, failed, unfinished."""
 
 
 def hill_formula(text: str) -> str:
@@ -175,6 +167,8 @@ class Catalog:
             tasks = self._tasks_from_manifests(formula)
         else:
             rows = frame[frame["formula"] == formula]
+            if rows.empty and _job_file(self.store).get("state", "finished") != "finished":
+                return [self._span(self.manifest(k), formula) for k in self._unfinished(formula)]
             if rows.empty:
                 raise UnknownFormula(f"{formula} is not a formula of job {self.job}")
             bad = rows[rows["status"] != OK]
@@ -185,6 +179,17 @@ class Catalog:
                 raise NoStructures(f"{formula} {status}, no structures stored: {error}")
             tasks = sorted(set(map(str, rows["task"])), key=slice_order)
         return [self._span(self.manifest(key), formula) for key in tasks]
+
+    def _unfinished(self, formula: str) -> list[str]:
+        """A job that did not finish: tasks committed after its records were saved are found
+        through the manifests; a formula in none of them is not done yet."""
+        try:
+            return self._tasks_from_manifests(formula)
+        except UnknownFormula:
+            state = _job_file(self.store).get("state")
+            raise NoStructures(
+                f"{formula} has no structures stored (yet): job {self.job} is {state}"
+            ) from None
 
     def _tasks_from_manifests(self, formula: str) -> list[str]:
         """Without records (a running job): its own task or slices, else the shard whose

@@ -15,8 +15,11 @@ and exit non-zero instead of a traceback::
     │   └── GeneratorCrashed   crash, timeout, garbage or a count mismatch: retried
     │       └── TornOutput     output that does not end with a newline (a run cut short)
     ├── ClusterError           the Dask cluster could not be started or reached
-    └── VerifyError            an output part does not match its manifest
-        └── CorruptData        a part or manifest that cannot be decoded at all
+    ├── VerifyError            an output part does not match its manifest
+    │   └── CorruptData        a part or manifest that cannot be decoded at all
+    └── ResultError            `cat` asked for structures that are not there
+        ├── UnknownFormula     not a formula of the job (or of no finished task yet)
+        └── NoStructures       in the job, but rejected, failed or not done yet
 """
 
 from __future__ import annotations
@@ -91,3 +94,15 @@ class VerifyError(CloudSurgeError):
 
 class CorruptData(VerifyError):
     """A stored part does not decompress, or a manifest does not parse."""
+
+
+class ResultError(CloudSurgeError):
+    """A formula's structures were asked for and cannot be given."""
+
+
+class UnknownFormula(ResultError):
+    """The formula is not part of the job (or, while it runs, of no finished task yet)."""
+
+
+class NoStructures(ResultError):
+    """The formula is in the job but has no stored structures: rejected, failed, unfinished."""

@@ -18,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 from refdata import hill_counts
 
-from cloudsurge_dask.catalog import Catalog, NoStructures, UnknownFormula, list_jobs, slice_order
+from cloudsurge_dask.catalog import Catalog, list_jobs, slice_order
 from cloudsurge_dask.cli import main
+from cloudsurge_dask.errors import NoStructures, UnknownFormula
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.generator import resolve_executable
 from cloudsurge_dask.job import run_job
