@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import select
 import signal
@@ -16,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,8 +209,14 @@ def test_signal_stops_cleanly_and_resume_finishes(
     """Ctrl-C on a terminal reaches the client and its workers alike (the whole process
     group); `kill` reaches the client alone. Either way the client stops the run."""
     start(job)
+    assert job.process is not None and job.process.stderr is not None
+    early = [job.process.stderr.readline() for _ in range(2)]  # queued; dashboard
+    link = early[1].split("(this job: ")[1].rstrip(")\n")
     wait_for_progress(job, 10)
-    assert job.process is not None
+    with urllib.request.urlopen(f"{link}/status.json", timeout=10) as answer:
+        board = json.load(answer)["jobs"][0]
+    assert board["job"] == job.job and board["formulae"]["total"] == FORMULAE
+    assert {run["task"] for run in board["running"]} <= set(job.names)
     status = job.cli("status", job.job, "--output", str(job.out))
     assert f"job {job.job}: running (PID {job.process.pid})" in status.stdout, status.stdout
     below = descendants(job.process.pid)
@@ -219,6 +227,7 @@ def test_signal_stops_cleanly_and_resume_finishes(
     else:
         job.process.send_signal(signum)
     stdout, stderr = job.process.communicate(timeout=60)
+    stderr = "".join(early) + stderr
     assert job.process.returncode == code, stderr
     name = signal.Signals(signum).name
     assert f"job {job.job} interrupted by {name}" in stderr, stderr
