@@ -2,7 +2,10 @@
 
 A `Store` is a root URL plus relative paths. Every operation retries transient failures
 (network errors, timeouts, HTTP 5xx/408/429) with exponential backoff and jitter, then raises
-one `StorageError` that names the operation and the URL. Writes are all-or-nothing for a
+one `StorageError` that names the operation and the URL. Retries are bounded once: on `gs://`
+gcsfs already retries each request (6 tries over ~30 s), so there a `Store` makes a single
+attempt, and gcsfs's log records (a traceback when it gives up) are kept off the terminal
+unless `GCSFS_DEBUG` asks for them. Writes are all-or-nothing for a
 reader: object stores publish an object on close; on a local disk we write a hidden
 temporary name in the same folder and rename it. Data always goes from memory to the store:
 no local temporary files.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import random
 import time
@@ -23,7 +27,7 @@ import fsspec
 
 from .errors import ObjectNotFound, StorageError
 
-RETRIES = 5  # attempts per operation, on top of gcsfs's own retries
+RETRIES = 5  # attempts per operation (one on gs://, where gcsfs retries each request)
 BACKOFF_SECONDS = 0.2  # first pause; doubles per attempt, jittered by x0.5-1.5
 MAX_BACKOFF_SECONDS = 5.0
 _PERMANENT_ERRNOS = {
@@ -34,6 +38,17 @@ _GCS_PROTOCOLS = {"gs", "gcs"}
 _T = TypeVar("_T")
 
 
+def _gcsfs_quiet() -> None:
+    """gcsfs logs a traceback (`logger.exception`) each time it runs out of retries; with no
+    handler of ours Python's last-resort handler prints it on stderr, from every worker. The
+    `StorageError` we raise says what failed, so its log stays off the terminal (unless
+    `GCSFS_DEBUG` asks for it, when gcsfs installs its own handler)."""
+    if os.environ.get("GCSFS_DEBUG"):
+        return
+    logger = logging.getLogger("gcsfs")
+    logger.propagate = False
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def _without_grpc_probe() -> None:
@@ -47,6 +62,8 @@ def _without_grpc_probe() -> None:
 def open_file(url: str, mode: str) -> Any:
     """An fsspec file context for a single file (compression inferred from the name)."""
     _without_grpc_probe()
+    if url.split("://", 1)[0] in _GCS_PROTOCOLS:
+        _gcsfs_quiet()
     return fsspec.open(url, mode, compression="infer")
 
 
@@ -73,6 +90,10 @@ def _describe(exc: BaseException) -> str:
         return "permission denied"
     if isinstance(exc, NotADirectoryError):
         return "a parent path is a file, not a folder"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "no space left on device (the disk is full)"
+    if isinstance(exc, OSError) and exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -96,6 +117,7 @@ class Store:
         self.backoff = backoff
         protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
         self.local = "file" in protocols
+        self.gcs = bool(_GCS_PROTOCOLS.intersection(protocols))  # gcsfs retries each request
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Reopen by URL in the receiving process so gcsfs is imported after our env setup.
@@ -201,6 +223,8 @@ class Store:
             except Exception as exc:
                 if not is_transient(exc) or attempt == self.retries:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
+                    if self.gcs and is_transient(exc):
+                        tries = " after gcsfs's retries"
                     raise StorageError(f"cannot {what} {where}{tries}: {_describe(exc)}") from exc
             time.sleep(min(delay, MAX_BACKOFF_SECONDS) * random.uniform(0.5, 1.5))
             delay *= 2
@@ -220,7 +244,8 @@ def open_store(url: str, **options: Any) -> Store:
     """A `Store` rooted at `url`; `options` go to the fsspec filesystem (e.g. `endpoint_url`).
 
     `gs://` uses Application Default Credentials (Workload Identity on GKE), or anonymous
-    access when `STORAGE_EMULATOR_HOST` or `endpoint_url` points at an emulator.
+    access when `STORAGE_EMULATOR_HOST` or `endpoint_url` points at an emulator. On `gs://`
+    every operation is a single attempt: gcsfs's own retries are the bound.
     """
     retries = int(options.pop("retries", RETRIES))
     backoff = float(options.pop("backoff", BACKOFF_SECONDS))
@@ -228,6 +253,9 @@ def open_store(url: str, **options: Any) -> Store:
         raise StorageError("no output location given")
     protocol = url.split("://", 1)[0] if "://" in url else "file"
     _without_grpc_probe()
+    if protocol in _GCS_PROTOCOLS:
+        retries = 1
+        _gcsfs_quiet()
     fs_options = _storage_options(protocol, options)
     try:
         fs, root = fsspec.core.url_to_fs(url, **fs_options)
