@@ -10,6 +10,7 @@ reserve is freed first, so Redis can flush its last writes and the records fit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .layout import RECORDS_FILE
 from .ledger import STOPPED, Ledger, read_ledger, write_ledger
 from .outcome import Outcome
 from .records import records_frame, utcnow
+from .redisserver import connect
 from .storage import open_store
 
 if TYPE_CHECKING:
@@ -49,6 +51,18 @@ class Stop:
             f"stopped: {exc}", STOPPED, 1, cluster,
             storage=isinstance(exc, StorageError), queue=isinstance(exc, QueueError),
         )  # fmt: skip
+
+
+def _answers(state: LocalState) -> bool:
+    """The job's private Redis answers a PING at once (a single try, no retry budget)."""
+    url = state.live_url()
+    if url is None:
+        return False
+    try:
+        connect(url).close()
+    except QueueError:
+        return False
+    return True
 
 
 def _release(queue: JobQueue) -> int:
@@ -99,6 +113,10 @@ def stop_run(
 ) -> Outcome:
     """The stopped run's outcome; its message says what was done and the resume command."""
     seconds = time.monotonic() - started
+    if state is not None and stop.state == STOPPED:
+        state.free_reserve()  # a full disk may have hit Redis' own writes first
+        if stop.queue and _answers(state):
+            stop = dataclasses.replace(stop, queue=False)  # it refused writes, it is there
     if stop.queue:
         lines = [
             f"job {queue.job} {stop.reason} after {seconds:.1f} s; its records so far stay in "
@@ -109,8 +127,6 @@ def stop_run(
             queue.job, meta.root, records_frame([]), seconds, stop.state, "\n".join(lines),
             stop.exit_code,
         )  # fmt: skip
-    if state is not None and stop.storage:
-        state.free_reserve()
     returned = None
     if state is not None:  # a private Redis: every lease in it was held by a worker now gone
         with contextlib.suppress(QueueError):
