@@ -83,31 +83,41 @@ def enqueue(
     return meta
 
 
-@contextlib.contextmanager
-def _cluster_started_early(settings: Settings) -> Iterator[Callable[[], ClusterHandle]]:
-    """Start the cluster in a thread while formulae are made and queued (its start-up is the
-    largest fixed cost of a small run); yields a wait for it, on which start errors surface.
-    The thread that opens the cluster also closes it: Dask's client context demands it."""
-    ready: Future[ClusterHandle] = Future()
-    release = threading.Event()
+class _EarlyCluster:
+    """The cluster started in a thread while formulae are made and checked (its start-up is
+    the largest fixed cost of a small run). Calling it waits for it (start errors surface
+    there); `close()` ends it, from the thread that opened it, as Dask's client context
+    demands; a run closes it before its end, while its Redis still answers."""
 
-    def hold() -> None:
+    def __init__(self, settings: Settings) -> None:
+        self._ready: Future[ClusterHandle] = Future()
+        self._release = threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(settings,), name="cluster")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _hold(self, settings: Settings) -> None:
         try:
             with open_cluster(settings) as handle:
-                ready.set_result(handle)
-                release.wait()
+                self._ready.set_result(handle)
+                self._release.wait()
         except Exception as exc:
-            if ready.done():
+            if self._ready.done():
                 raise
-            ready.set_exception(exc)
+            self._ready.set_exception(exc)
 
-    thread = threading.Thread(target=hold, name="cluster", daemon=True)
-    thread.start()
-    try:
-        yield ready.result
-    finally:
-        release.set()
-        thread.join()
+    def __call__(self) -> ClusterHandle:
+        return self._ready.result()
+
+    def close(self) -> None:
+        self._release.set()
+        self._thread.join()
+
+    def __enter__(self) -> _EarlyCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_job(
@@ -141,21 +151,23 @@ def _new(
     quiet: bool,
 ) -> Outcome:
     executable = resolve_executable(settings.surge)
-    check_writable(job_url(settings.output, job))
     state = None if settings.redis_url else LocalState.of(settings.output, job)
     queued = False
     try:
-        with _redis(settings, state) as url:
-            with _cluster_started_early(settings) as cluster:
-                chosen = formulae() if callable(formulae) else formulae  # checked first
-                probe(executable, settings.generator_options, get_format(settings.format).option)
+        with _EarlyCluster(settings) as cluster:
+            # nothing touches the output before the input is known good
+            chosen = formulae() if callable(formulae) else formulae
+            check_writable(job_url(settings.output, job))
+            probe(executable, settings.generator_options, get_format(settings.format).option)
+            with _redis(settings, state) as url:
                 with guard.deferred():
                     meta = enqueue(url, settings, chosen, job, RUNNING)
                     queued = True
                     queue = JobQueue.open(url, job)
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
                 ending = _drive(url, meta, queue, cluster, guard, quiet)
-            return _end(ending, settings, meta, queue, state, started)
+                cluster.close()  # every worker of this run gone before its end
+                return _end(ending, settings, meta, queue, state, started)
     except BaseException as exc:
         if not queued and state is not None:
             state.remove()  # nothing was queued: nothing to resume
@@ -207,7 +219,7 @@ def _resume(
             queue.release()  # a private Redis: every lease in it belongs to a worker now gone
         queue.clear_stop()
         say(f"job {job}: resumed, {_left(queue.progress())} on {redacted_url(url)}")
-        with _cluster_started_early(settings) as cluster:
+        with _EarlyCluster(settings) as cluster:
             ending = _drive(url, meta, queue, cluster, guard, quiet)
         return _end(ending, settings, meta, queue, state, started)
 
