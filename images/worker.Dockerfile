@@ -42,23 +42,25 @@ COPY pyproject.toml setup.py README.md ./
 COPY cloudsurge_dask ./cloudsurge_dask
 # The build tools are pinned here and used without isolation (tests/test_image.py runs the
 # same `--no-build-isolation` build of the package in a fresh venv). Then the venv is made
-# lean: no pip/setuptools/wheel; no pyarrow (155 MB: only the client writes and reads
-# records.parquet, never a worker, a scheduler or the plain Job); no test suites, headers or
-# Cython sources of dependencies; debug symbols stripped from shared objects (not from
-# auditwheel's `*.libs` folders, which patchelf rewrote). A smoke test proves that what is
-# left imports and runs.
+# lean: no pip/setuptools/wheel; of pyarrow only what writes Parquet (the plain Job's last
+# worker saves records.parquet): its Flight and S3 libraries (~50 MB) go; no test
+# suites, headers or Cython sources of dependencies; debug symbols stripped from shared
+# objects (not from auditwheel's `*.libs` folders, which patchelf rewrote). A smoke test
+# proves that what is left imports and runs, a Parquet round trip included.
 RUN set -eu; \
     pip install --no-cache-dir setuptools==80.9.0 wheel==0.45.1; \
     pip install --no-cache-dir --no-build-isolation .; \
-    python -m pip uninstall -q -y pyarrow wheel setuptools pip; \
+    python -m pip uninstall -q -y wheel setuptools pip; \
     site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
-    rm -rf "$site"/pyarrow/include "$site"/pyarrow/src; \
+    rm -rf "$site"/pyarrow/include "$site"/pyarrow/src "$site"/pyarrow/*flight* \
+        "$site"/pyarrow/*s3*; \
     find "$site" -depth -type d -name tests -exec rm -rf {} +; \
     find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' \
         -o -name '*.c' -o -name '*.cc' -o -name '*.cpp' \) ! -path '*/cloudsurge_dask/*' -delete; \
     find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-debug {} +; \
     "$site"/cloudsurge_dask/bin/cloudsurge-surge -u C6H6; \
-    python -c 'import cloudsurge_dask.cli, cloudsurge_dask.worker, cloudsurge_dask.job, distributed, gcsfs, bokeh'
+    python -c 'import cloudsurge_dask.cli, cloudsurge_dask.worker, cloudsurge_dask.job, distributed, gcsfs, bokeh'; \
+    python -c 'import io, pandas as pd; f = pd.DataFrame({"a": [1]}); assert pd.read_parquet(io.BytesIO(f.to_parquet())).equals(f)'
 
 FROM ${PYTHON_IMAGE} AS runtime
 # libnauty2: the engine's shared library; tini: PID 1 that reaps generator subprocesses.
