@@ -114,10 +114,11 @@ class JobQueue:
         return f"JobQueue(job={self.job!r}, lease_seconds={self.lease_seconds:g})"
 
     @classmethod
-    def open(cls, url: str, job: str) -> JobQueue:
+    def open(cls, url: str, job: str, *, patient: bool = False) -> JobQueue:
         """The one way to attach to an existing job: connect, check that it is there (one
-        QueueError if not) and take the lease and attempt limits it was queued with."""
-        queue = cls(connect(url), job)
+        QueueError if not) and take the lease and attempt limits it was queued with;
+        `patient` (a worker) waits out a Redis restart even for the first connection."""
+        queue = cls(connect(url, patient=patient), job)
         if not queue.exists():
             raise QueueError(f"job {job} is not on the queue at {redacted_url(url)}")
         meta = queue.meta()

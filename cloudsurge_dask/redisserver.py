@@ -73,13 +73,14 @@ def required_url(url: str | None, who: str) -> str:
 RETRIES = 63  # 0.05 s doubling to a 2 s cap: ~2 minutes in all
 
 
-def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
+def connect(url: str, *, timeout: float = 10.0, patient: bool = False) -> redis.Redis:
     """A checked client; transient connection errors are retried with backoff for ~2 minutes.
 
     The budget covers a Redis pod deleted and recreated by its StatefulSet (old pod gone, new
     one scheduled, volume mounted, AOF loaded, readiness probe passed, Service endpoint back):
     ~70 s on the test cluster of scripts/test-kubernetes.sh, and on GKE the volume may have to
-    move to another node."""
+    move to another node. The first PING is tried once (a person typing a wrong address hears
+    so at once) unless `patient`: a worker (re)started while Redis restarts waits it out too."""
     shown = redacted_url(url)
     options: dict[str, Any] = {
         "socket_connect_timeout": min(timeout, 3.0),
@@ -92,7 +93,7 @@ def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
     except ValueError as exc:
         raise QueueError(f"bad Redis URL {shown}: {_scrub(str(exc), url)}") from None
     try:
-        probe.ping()
+        _first_ping(probe, patient)
     except redis.AuthenticationError as exc:
         message = _scrub(str(exc), url)
         raise QueueError(f"Redis at {shown} refused the credentials: {message}") from None
@@ -105,6 +106,18 @@ def connect(url: str, *, timeout: float = 10.0) -> redis.Redis:
         probe.close()
     backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), RETRIES)
     return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
+
+
+def _first_ping(probe: redis.Redis, patient: bool) -> None:
+    """PING once, or (patient) through connection errors with the same budget as later calls."""
+    pauses = ExponentialBackoff(cap=2.0, base=0.05)
+    for attempt in range(RETRIES if patient else 0):
+        try:
+            probe.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            time.sleep(pauses.compute(attempt))
+    probe.ping()
 
 
 def _free_port() -> int:

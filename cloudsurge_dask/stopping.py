@@ -153,13 +153,14 @@ def stop_run(
 
 
 def fault_of(futures: Sequence[object], kind: str) -> Stop | None:
-    """A drain that failed on the job's own storage or queue stops the run (every other
-    drain would meet the same); a drain lost with its worker does not (its leases expire
-    and others take its tasks over)."""
+    """A drain that failed on the job's storage stops the run (every other drain would meet
+    the same). A drain lost with its worker does not (its leases expire and others take its
+    tasks over), nor one that lost Redis: whether Redis is gone for good the client learns
+    from its own calls, which wait out a restart."""
     for future in futures:
         if getattr(future, "status", "") != "error":
             continue
         exc = future.exception()  # type: ignore[attr-defined]
-        if isinstance(exc, StorageError | QueueError):
+        if isinstance(exc, StorageError):
             return Stop.fault(exc, kind)
     return None

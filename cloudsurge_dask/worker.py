@@ -101,7 +101,7 @@ class Worker:
     def __init__(
         self, redis_url: str, job: str, consumer: str | None = None, report: Report | None = None
     ) -> None:
-        self.queue = JobQueue.open(redis_url, job)
+        self.queue = JobQueue.open(redis_url, job, patient=True)
         self.report: Report = report or (lambda event: None)
         meta = JobMeta.from_dict(self.queue.meta())
         self.job = job
