@@ -40,24 +40,40 @@ def _patch() -> None:
 def _cluster_names() -> None:
     import os
     import socket
+    import time
 
     hosts = os.environ.get("CLOUDSURGE_TEST_CLUSTER_HOSTS")
     if not hosts:
         return
     original = socket.getaddrinfo
 
-    def lookup(host: str) -> str | None:
+    def read(host: str) -> tuple[str | None, bool]:
+        """(address, whether `host` is SERVICE.NAMESPACE of a namespace the file knows)."""
         try:
             with open(hosts) as handle:
                 lines = handle.read().splitlines()
         except OSError:
-            return None
+            return None, False
         names = {host, f"{host}.svc.cluster.local", f"{host}.cluster.local"}
+        namespace = f".{host.split('.', 1)[-1]}.svc.cluster.local" if "." in host else None
+        known = False
         for line in lines:
             words = line.split()
             if len(words) == 2 and words[1] in names:
-                return words[0]
-        return None
+                return words[0], True
+            known = known or bool(namespace and len(words) == 2 and words[1].endswith(namespace))
+        return None, known
+
+    def lookup(host: str) -> str | None:
+        """The file is rewritten once a second from the Services: a Service just made in a
+        known namespace (a new scheduler's) is waited for, or dask-kubernetes would fall back
+        to a port-forward, which carries no data on 1.20."""
+        deadline = time.monotonic() + 15
+        while True:
+            address, known = read(host)
+            if address is not None or not known or time.monotonic() > deadline:
+                return address
+            time.sleep(0.25)
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         try:
