@@ -193,8 +193,9 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
         cluster = _bounded(create, limit, on_late=lambda late: late.close(timeout=60))
     except Exception as exc:
         _forget(operator, name)
-        if isinstance(exc, TimeoutError):
-            _delete_in_background(name, settings.namespace)
+        # whatever failed, the resource may exist; an API that did not answer in time is
+        # not waited for again
+        _delete_cluster(name, settings.namespace, wait=not isinstance(exc, TimeoutError))
         raise ClusterError(explain(exc, settings, name)) from exc
     try:
         if settings.adaptive_max:
@@ -276,8 +277,10 @@ def _forget(operator: Any, name: str) -> None:
             instances.discard(instance)
 
 
-def _delete_in_background(name: str, namespace: str) -> None:
-    """Best effort: remove a DaskCluster whose start timed out so its pods stop costing money."""
+def _delete_cluster(name: str, namespace: str, wait: bool) -> None:
+    """Best effort: remove a DaskCluster whose start failed or timed out, so its pods stop
+    costing money (a missing one, or no rights to delete it, is no error); `wait` up to
+    ~35 s for it, else in the background."""
 
     async def delete() -> None:
         resource = await _dask_cluster_kind().get(name, namespace=namespace, timeout=10)
@@ -287,4 +290,7 @@ def _delete_in_background(name: str, namespace: str) -> None:
         with contextlib.suppress(Exception):
             asyncio.run(asyncio.wait_for(delete(), 30))
 
-    threading.Thread(target=run, name="cloudsurge-cluster-delete", daemon=True).start()
+    deleting = threading.Thread(target=run, name="cloudsurge-cluster-delete", daemon=True)
+    deleting.start()
+    if wait:
+        deleting.join(35)
