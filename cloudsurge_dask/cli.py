@@ -249,7 +249,7 @@ def enqueue(formula_file: str, **values: Any) -> None:
     from .formulae import read_formula_file
     from .job import enqueue as put
     from .jobqueue import new_job_id
-    from .redisserver import required_url
+    from .redisclient import required_url
 
     settings = build_settings(values)
     url = required_url(settings.redis_url, "enqueue")
@@ -264,7 +264,7 @@ def worker(job: str, **values: Any) -> None:
     """Drain JOB in this process without Dask (for a plain Kubernetes Job pod); the worker
     that sees the job finished saves records.parquet and job.json, as `run` does."""
     from .outcome import save_finished
-    from .redisserver import required_url
+    from .redisclient import required_url
     from .worker import Worker
 
     url = required_url(build_settings(values).redis_url, "worker")

@@ -43,7 +43,7 @@ from .outcome import Outcome, save_finished
 from .plan import PlanOptions, plan_tasks
 from .progress import ProgressView
 from .records import TaskRecord, records_frame, utcnow
-from .redisserver import connect, redacted_url
+from .redisclient import connect, redacted_url
 from .resumption import contradictions, resume_command
 from .settings import JobMeta, Settings
 from .state import LocalState

@@ -25,7 +25,7 @@ import redis
 from .errors import ConfigError, QueueError
 from .queuescripts import COMPLETE, ENQUEUE, HEARTBEAT, LEASE, RELEASE, REQUEUE
 from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
-from .redisserver import connect, redacted_url
+from .redisclient import connect, redacted_url
 from .task import Task
 
 JOBS_KEY = "cloudsurge:jobs"
@@ -93,7 +93,7 @@ class JobQueue:
             raise ConfigError("lease_seconds must be > 0 and max_attempts >= 1")
         if not client.get_encoder().decode_responses:
             raise QueueError(
-                "JobQueue needs a client with decode_responses=True (see redisserver.connect)"
+                "JobQueue needs a client with decode_responses=True (see redisclient.connect)"
             )
         self.client = client
         self.job = job

@@ -21,7 +21,7 @@ from .layout import RECORDS_FILE
 from .ledger import STOPPED, Ledger, read_ledger, write_ledger
 from .outcome import Outcome
 from .records import records_frame, utcnow
-from .redisserver import connect
+from .redisclient import connect
 from .storage import open_store
 
 if TYPE_CHECKING:

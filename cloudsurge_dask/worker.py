@@ -29,7 +29,7 @@ from .formats import get_format
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
-from .redisserver import required_url
+from .redisclient import required_url
 from .settings import JobMeta, Settings
 from .sink import Manifest, Sink
 from .storage import open_store

@@ -376,7 +376,7 @@ def worker_pids(cluster: Any) -> list[int]:
 
 def job_keys(url: str) -> list[str]:
     """Every key a job could have left in this Redis (`cloudsurge:*`)."""
-    from cloudsurge_dask.redisserver import connect
+    from cloudsurge_dask.redisclient import connect
 
     client = connect(url)
     try:
@@ -396,7 +396,7 @@ def own_redis(directory: Path) -> Any:
 def wait_for_records(url: str, count: int, timeout: float) -> str | None:
     """The job id once some job in this Redis has `count` final records."""
     from cloudsurge_dask.jobqueue import JobQueue
-    from cloudsurge_dask.redisserver import connect
+    from cloudsurge_dask.redisclient import connect
 
     client = connect(url)
     deadline = time.monotonic() + timeout

@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from cloudsurge_dask.jobqueue import new_job_id
-from cloudsurge_dask.redisserver import RedisServer, connect
+from cloudsurge_dask.redisclient import connect
+from cloudsurge_dask.redisserver import RedisServer
 
 __all__ = ["RedisServer", "job_id", "redis_client", "redis_server", "redis_url"]
 
@@ -45,7 +46,7 @@ def job_id() -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    """A checked client (decode_responses=True) from `redisserver.connect`."""
+    """A checked client (decode_responses=True) from `redisclient.connect`."""
     client = connect(redis_url)
     yield client
     client.close()

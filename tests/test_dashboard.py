@@ -34,7 +34,7 @@ from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.job import enqueue
 from cloudsurge_dask.jobqueue import JobQueue
-from cloudsurge_dask.redisserver import connect
+from cloudsurge_dask.redisclient import connect
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.worker import drain
 

@@ -52,7 +52,8 @@ from cloudsurge_dask.jobqueue import JobQueue, new_job_id
 from cloudsurge_dask.kubeobjects import KubeValues, render_objects
 from cloudsurge_dask.ledger import STOPPED
 from cloudsurge_dask.records import OK
-from cloudsurge_dask.redisserver import RedisServer, connect
+from cloudsurge_dask.redisclient import connect
+from cloudsurge_dask.redisserver import RedisServer
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.task import Task
 

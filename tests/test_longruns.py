@@ -117,6 +117,14 @@ def wait_for_progress(job: Job, final: int, timeout: float = 60) -> Progress:
     raise AssertionError(f"fewer than {final} formulae final after {timeout} s")
 
 
+def running(job: Job, final: int) -> subprocess.Popen[str]:
+    """The job's client, once `final` formulae are final."""
+    start(job)
+    wait_for_progress(job, final)
+    assert job.process is not None
+    return job.process
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (from /proc), zombies left out."""
     parents: dict[int, int] = {}
@@ -259,13 +267,11 @@ def test_signal_stops_cleanly_and_resume_finishes(
 
 @pytest.mark.timeout(300)
 def test_sigkill_leaves_no_process_and_resume_finishes(job: Job) -> None:
-    start(job)
-    wait_for_progress(job, 10)
-    assert job.process is not None
-    below = descendants(job.process.pid)
+    client = running(job, 10)
+    below = descendants(client.pid)
     assert len(below) >= 3  # the Redis and two Dask workers at least
-    job.process.kill()
-    job.process.communicate(timeout=30)
+    client.kill()
+    client.communicate(timeout=30)
     assert_gone(below)
     status = job.cli("status", job.job, "--output", str(job.out))
     assert "running" in status.stdout and "client is gone" in status.stdout, status.stdout
@@ -274,11 +280,9 @@ def test_sigkill_leaves_no_process_and_resume_finishes(job: Job) -> None:
 
 @pytest.mark.timeout(300)
 def test_resume_refuses_contradicting_flags_and_accepts_placement(job: Job) -> None:
-    start(job)
-    wait_for_progress(job, 5)
-    assert job.process is not None
-    job.process.send_signal(signal.SIGINT)
-    job.process.communicate(timeout=60)
+    client = running(job, 5)
+    client.send_signal(signal.SIGINT)
+    client.communicate(timeout=60)
     for flags, named in [
         (["--codec", "gz"], "--codec 'gz' (the job has 'zst')"),
         (["--part-size", "7"], "--part-size 7 (the job has 500)"),

@@ -14,7 +14,8 @@ import redis
 from cloudsurge_dask.errors import QueueError
 from cloudsurge_dask.jobqueue import JobQueue, Lease, Progress, new_job_id
 from cloudsurge_dask.records import FAILED, OK, REJECTED, TaskRecord, utcnow
-from cloudsurge_dask.redisserver import RedisServer, connect
+from cloudsurge_dask.redisclient import connect
+from cloudsurge_dask.redisserver import RedisServer
 from cloudsurge_dask.task import Task
 
 META = {"surge": None, "surge_options": ["-S"], "output": "memory://out", "codec": "zst"}

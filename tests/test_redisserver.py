@@ -14,7 +14,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cloudsurge_dask.errors import QueueError
-from cloudsurge_dask.redisserver import RedisServer, redacted_url
+from cloudsurge_dask.redisclient import redacted_url
+from cloudsurge_dask.redisserver import RedisServer
 
 
 def _password(url: str) -> str:
