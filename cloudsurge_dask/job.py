@@ -302,10 +302,11 @@ def _drive(
         with contextlib.suppress(QueueError):  # each drain stops once its task in hand is done
             queue.request_stop(stop.reason)
     # give them that long before the cluster goes: the workers of another scheduler outlive
-    # this client (and would keep a thread each on a queue about to vanish)
+    # this client (and would keep a thread each on a queue about to vanish); with Redis gone
+    # they cannot read the request, and waiting would only add to the outage
     grace = STOP_GRACE_SCHEDULER if kind == "scheduler" else STOP_GRACE
     with contextlib.suppress(Exception):
-        distributed_wait(futures, timeout=grace)
+        distributed_wait(futures, timeout=0 if stop.queue else grace)
     return stop
 
 
