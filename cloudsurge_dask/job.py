@@ -17,18 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-import pandas as pd
 from distributed import wait as distributed_wait
 
 from .cluster import ClusterHandle, expected_drains, open_cluster
 from .dashboard import announce, page_link
 from .errors import CloudSurgeError, ConfigError, QueueError
+from .export import load_records
 from .formats import get_format
 from .formula import Formula
 from .generator import probe, resolve_executable
 from .interruption import Interrupted, SignalGuard
 from .jobqueue import JobQueue, Progress, new_job_id
-from .layout import RECORDS_FILE, job_url
+from .layout import job_url
 from .ledger import (
     FINISHED,
     INTERRUPTED,
@@ -48,7 +48,7 @@ from .resumption import contradictions, resume_command
 from .settings import JobMeta, Settings
 from .state import LocalState
 from .stopping import Stop, fault_of, stop_run
-from .storage import check_writable, open_store
+from .storage import Store, check_writable, open_store
 from .worker import drain
 
 STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
@@ -61,12 +61,14 @@ def enqueue(
     formulae: Sequence[Formula],
     job: str,
     state: str = QUEUED,
+    store: Store | None = None,
 ) -> JobMeta:
-    """Put a new job on the queue and its ledger in its folder; the output is checked first."""
+    """Put a new job on the queue and its ledger in its folder; the output is checked first
+    (unless `store`, the job's folder, was checked already)."""
     from .estimate import estimate_many
 
     meta = JobMeta.of(settings, job)
-    store = check_writable(meta.root)
+    store = store or check_writable(meta.root)
     queue = JobQueue(connect(client_url), job)
     options = PlanOptions(
         settings.split_structures,
@@ -74,8 +76,9 @@ def enqueue(
         settings.shard_formulae,
         drains=expected_drains(settings),
     )
-    estimate = int(sum(float(e) for e in estimate_many(list(formulae)))) if formulae else 0
-    tasks = queue.create(plan_tasks(formulae, options), meta.to_dict(), estimate)
+    estimates = [float(e) for e in estimate_many(list(formulae))] if formulae else []
+    plan = plan_tasks(formulae, options, estimates)
+    tasks = queue.create(plan, meta.to_dict(), int(sum(estimates)))
     write_ledger(store, Ledger(
         job=job, created=utcnow(), updated=utcnow(), state=state, formulae=len(formulae),
         tasks=tasks, settings=meta.to_dict(), resume=resume_command(job, settings),
@@ -157,11 +160,11 @@ def _new(
         with _EarlyCluster(settings) as cluster:
             # nothing touches the output before the input is known good
             chosen = formulae() if callable(formulae) else formulae
-            check_writable(job_url(settings.output, job))
+            store = check_writable(job_url(settings.output, job))
             probe(executable, settings.generator_options, get_format(settings.format).option)
             with _redis(settings, state) as url:
                 with guard.deferred():
-                    meta = enqueue(url, settings, chosen, job, RUNNING)
+                    meta = enqueue(url, settings, chosen, job, RUNNING, store)
                     queued = True
                     queue = JobQueue.open(url, job)
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
@@ -193,8 +196,7 @@ def _resume(
         store = open_store(job_url(settings.output, job))
         ledger = read_ledger(store)
         if ledger is not None and ledger.state == FINISHED:
-            records = pd.read_parquet(store.url_of(RECORDS_FILE)) if store.exists(
-                RECORDS_FILE) else records_frame([])  # fmt: skip
+            records = load_records(settings, job)
             return Outcome(job, store.url, records, 0.0, FINISHED, f"job {job} had finished")
         raise ConfigError(
             f"job {job} has no saved state under {settings.output} (looked in {state.folder}): "
@@ -318,13 +320,14 @@ def _end(
     state: LocalState | None,
     started: float,
 ) -> Outcome:
-    """Save the records and the ledger of a finished run; hand a stopped one to `stop_run`."""
-    if not isinstance(ending, Stop) and not queue.finished():
-        why = queue.stop_requested() or "the drains ended early"
-        ending = Stop(f"stopped: {why}", STOPPED, 1)
-    if isinstance(ending, Stop) and (ending.queue or not queue.finished()):
+    """Save the records and the ledger of a finished run (one may finish while it stops);
+    hand any other to `stop_run`."""
+    if (isinstance(ending, Stop) and ending.queue) or not queue.finished():
+        if not isinstance(ending, Stop):
+            why = queue.stop_requested() or "the drains ended early"
+            ending = Stop(f"stopped: {why}", STOPPED, 1)
         return stop_run(ending, queue, meta, resume_command(queue.job, settings), state, started)
-    gathered = [] if isinstance(ending, Stop) else ending  # a job done by the time it stopped
+    gathered = [] if isinstance(ending, Stop) else ending
     frame = records_frame(_reconcile(gathered, queue.records()))
     save_finished(queue, meta.root, frame)
     if state is not None:

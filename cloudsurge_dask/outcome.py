@@ -8,9 +8,9 @@ import pandas as pd
 
 from .jobqueue import JobQueue
 from .layout import RECORDS_FILE
-from .ledger import FINISHED, read_ledger, write_ledger
-from .records import FAILED, OK, REJECTED, records_frame
-from .storage import open_store
+from .ledger import FINISHED, Ledger, read_ledger, write_ledger
+from .records import FAILED, OK, REJECTED, records_frame, utcnow
+from .storage import RETRIES, open_store
 
 
 @dataclass(frozen=True)
@@ -62,19 +62,32 @@ def summary(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
-    """records.parquet and a finished ledger in the job's folder (from Redis' records unless
-    given): what `run` leaves, and the plain `worker` path too."""
-    if frame is None:
-        frame = records_frame(queue.records())
-    store = open_store(root)
+def save_records(
+    queue: JobQueue,
+    root: str,
+    frame: pd.DataFrame,
+    state: str,
+    reason: str = "",
+    resume: str = "",
+    retries: int = RETRIES,
+) -> None:
+    """records.parquet and the ledger (its state, counts, reason and resume command) in the
+    job's folder: how every run ends, finished or not, and the plain `worker` path too."""
+    store = open_store(root, retries=retries)
     store.write_bytes(RECORDS_FILE, frame.to_parquet(index=False))
     progress = queue.progress()
-    ledger = read_ledger(store)
-    if ledger is not None:
-        write_ledger(store, ledger.moved(
-            state=FINISHED, done=progress.done, failed=progress.failed,
-            formulae_final=progress.formulae_final, structures=progress.structures,
-            reason="", resume="",
-        ))  # fmt: skip
+    ledger = read_ledger(store) or Ledger(
+        job=queue.job, created=utcnow(), updated=utcnow(), state=state,
+        formulae=progress.formulae, tasks=progress.total,
+    )  # fmt: skip
+    write_ledger(store, ledger.moved(
+        state=state, done=progress.done, failed=progress.failed,
+        formulae_final=progress.formulae_final, structures=progress.structures,
+        reason=reason, resume=resume,
+    ))  # fmt: skip
+
+
+def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
+    """A finished job's records (from Redis unless given) and ledger; returns its folder."""
+    save_records(queue, root, records_frame(queue.records()) if frame is None else frame, FINISHED)
     return root

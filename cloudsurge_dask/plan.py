@@ -40,13 +40,17 @@ class PlanOptions:
         return split, shard
 
 
-def plan_tasks(formulae: Sequence[Formula], options: PlanOptions) -> list[Task]:
-    """Tasks in the order to run them: estimated size, largest first."""
+def plan_tasks(
+    formulae: Sequence[Formula], options: PlanOptions, estimates: Sequence[float] | None = None
+) -> list[Task]:
+    """Tasks in the order to run them: estimated size, largest first. `estimates` (one per
+    formula, from `estimate.estimate_many`) when the caller has them already."""
     if not formulae:
         return []
     from .estimate import estimate_many, split_count
 
-    estimates = [float(e) for e in estimate_many(list(formulae))]
+    if estimates is None:
+        estimates = [float(e) for e in estimate_many(list(formulae))]
     ranked = sorted(zip(formulae, estimates, strict=True), key=lambda p: (-p[1], p[0].hill))
     split, shard_target = options.targets(sum(estimates))
     sized: list[tuple[float, Task]] = []

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 from .errors import QueueError, StorageError
 from .layout import RECORDS_FILE
-from .ledger import STOPPED, Ledger, read_ledger, write_ledger
-from .outcome import Outcome
-from .records import records_frame, utcnow
+from .ledger import STOPPED
+from .outcome import Outcome, save_records
+from .records import records_frame
 from .redisclient import connect
-from .storage import open_store
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .jobqueue import JobQueue
     from .settings import JobMeta
     from .state import LocalState
@@ -78,29 +79,18 @@ def _release(queue: JobQueue) -> int:
             time.sleep(0.5)
 
 
-def _save(stop: Stop, queue: JobQueue, meta: JobMeta, resume: str) -> tuple[int, str | None]:
+def _save(
+    stop: Stop, queue: JobQueue, meta: JobMeta, resume: str, frame: pd.DataFrame
+) -> str | None:
     """records.parquet and the ledger in the output, unless the storage is what failed and
-    is remote (each try would wait out the storage's own retries). Returns the number of
-    records and why they could not be saved, if so."""
-    records = queue.records()
+    is remote (each try would wait out the storage's own retries); why not, if so."""
     if stop.storage and "://" in meta.root and not meta.root.startswith("file://"):
-        return len(records), "the storage failed"
-    progress = queue.progress()
+        return "the storage failed"
     try:
-        store = open_store(meta.root, retries=1)
-        store.write_bytes(RECORDS_FILE, records_frame(records).to_parquet(index=False))
-        ledger = read_ledger(store) or Ledger(
-            job=queue.job, created=utcnow(), updated=utcnow(), state=stop.state,
-            formulae=progress.formulae, tasks=progress.total,
-        )  # fmt: skip
-        write_ledger(store, ledger.moved(
-            state=stop.state, done=progress.done, failed=progress.failed,
-            formulae_final=progress.formulae_final, structures=progress.structures,
-            reason=stop.reason, resume=resume,
-        ))  # fmt: skip
+        save_records(queue, meta.root, frame, stop.state, stop.reason, resume, retries=1)
     except StorageError as exc:
-        return len(records), str(exc)
-    return len(records), None
+        return str(exc)
+    return None
 
 
 def stop_run(
@@ -131,7 +121,8 @@ def stop_run(
     if state is not None:  # a private Redis: every lease in it was held by a worker now gone
         with contextlib.suppress(QueueError):
             returned = _release(queue)
-    count, unsaved = _save(stop, queue, meta, resume)
+    frame = records_frame(queue.records())
+    count, unsaved = len(frame), _save(stop, queue, meta, resume, frame)
     progress = queue.progress()
     lines = [
         f"job {queue.job} {stop.reason} after {seconds:.1f} s: {progress.formulae_final:,} of "
@@ -146,7 +137,6 @@ def stop_run(
     if state is not None:
         lines.append(f"the job's state: {state.folder}")
     lines.append(f"resume with: {resume}")
-    frame = records_frame(queue.records())
     return Outcome(
         queue.job, meta.root, frame, seconds, stop.state, "\n".join(lines), stop.exit_code
     )

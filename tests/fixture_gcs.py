@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import stop
 
 READY_SECONDS = 15.0
 
@@ -79,12 +80,7 @@ def gcs_emulator() -> Iterator[str]:
         os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process, timeout=5)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

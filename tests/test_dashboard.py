@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from distributed import Client
 from distributed import wait as distributed_wait
+from processes import stop
 from refdata import hill_counts
 
 from cloudsurge_dask.cluster import kube_cluster_spec, open_cluster
@@ -109,12 +110,7 @@ def routed_scheduler(tmp_path: Path) -> Iterator[tuple[str, str]]:
     try:
         yield f"tcp://127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}/status"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
 
 
 def test_page_on_a_scheduler_set_up_like_the_kubernetes_pod(
