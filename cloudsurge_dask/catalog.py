@@ -57,9 +57,13 @@ class Entry:
     status: str
     structures: int
     parts: int
+    generated: int | None = None  # what the generator wrote (None: not known yet)
 
     def line(self) -> str:
-        return f"{self.formula}\t{self.task}\t{self.status}\t{self.structures}\t{self.parts}"
+        made = "-" if self.generated is None else str(self.generated)
+        return (
+            f"{self.formula}\t{self.task}\t{self.status}\t{self.structures}\t{self.parts}\t{made}"
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ def _merge(rows: Iterable[Entry]) -> Iterator[Entry]:
             next((s for s in _WORST if any(e.status == s for e in group)), group[0].status),
             sum(e.structures for e in group),
             sum(e.parts for e in group),
+            None
+            if any(e.generated is None for e in group)
+            else sum(e.generated or 0 for e in group),
         )
 
 
@@ -118,7 +125,10 @@ class Catalog:
             import pandas as pd
 
             data = io.BytesIO(self.store.read_bytes(RECORDS_FILE))
-            self._records = pd.read_parquet(data, columns=[*COLUMNS, "started"])
+            frame = pd.read_parquet(data)  # older records lack `generated`: it was `structures`
+            if "generated" not in frame:
+                frame["generated"] = frame["structures"]
+            self._records = frame[[*COLUMNS, "started", "generated"]]
         return self._records
 
     def manifest(self, key: str) -> Manifest:
@@ -137,10 +147,10 @@ class Catalog:
         frame = self.records()
         rows: Iterable[Entry]
         if frame is not None:
-            columns = ["formula", "task", "status", "structures", "parts"]
+            columns = ["formula", "task", "status", "structures", "parts", "generated"]
             rows = (
-                Entry(str(f), str(t), str(s), int(n), int(p))
-                for f, t, s, n, p in frame[columns].itertuples(index=False, name=None)
+                Entry(str(f), str(t), str(s), int(n), int(p), int(g))
+                for f, t, s, n, p, g in frame[columns].itertuples(index=False, name=None)
             )
         else:
             rows = self._manifest_entries()
@@ -156,8 +166,10 @@ class Catalog:
             manifest = self.manifest(key)
             self._manifests.pop(key)  # listing everything: keep memory flat
             parts = len(manifest.parts)
+            unscreened = manifest.generated in (0, manifest.structures)
             for formula, count in manifest.index or ((manifest.formula, manifest.structures),):
-                yield Entry(formula, key, OK, count, parts)
+                made = count if unscreened else (None if manifest.index else manifest.generated)
+                yield Entry(formula, key, OK, count, parts, made)
 
     def locate(self, formula: str) -> list[Span]:
         """The spans holding `formula`'s structures, in output (slice) order; UnknownFormula

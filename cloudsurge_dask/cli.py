@@ -26,8 +26,8 @@ from .settings import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 SUBCOMMANDS = (
-    "run", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls", "jobs",
-    "manifests",
+    "run", "plan", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls",
+    "jobs", "manifests",
 )  # fmt: skip
 SORTS = ("formula", "task", "status", "structures")  # `ls --sort`: catalog.Entry fields
 OWN = "Options"  # the help section of a subcommand's own flags (not settings)
@@ -96,12 +96,21 @@ def _metavar(kind: click.ParamType) -> str | None:
     return None
 
 
+def _joined(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[Any, ...]:
+    return tuple(item for values in value or () for item in values)
+
+
 def settings_for(command: str, classes: Iterable[type] = (Settings,)) -> Callable[[F], F]:
     """One flag per setting declared for `command`, with its type, default and variable."""
 
     def decorate(function: F) -> F:
         chosen = [item for cls in classes for item in declared(cls) if command in item.commands]
         for item in reversed(chosen):
+            shape: dict[str, Any] = {}
+            if item.declaration.repeatable:  # each value a tuple of its own: one tuple in all
+                shape = {"multiple": True, "callback": _joined}
+            elif item.declaration.switch:
+                shape = {"is_flag": True}
             function = click.option(
                 item.flag,
                 item.name,
@@ -114,6 +123,7 @@ def settings_for(command: str, classes: Iterable[type] = (Settings,)) -> Callabl
                 envvar=item.variable,
                 show_envvar=True,
                 help=item.help,
+                **shape,
             )(function)
         return function
 
@@ -225,6 +235,40 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
 
 
 @main.command()
+@settings_for("plan")
+@click.option(
+    "--samples", type=click.IntRange(min=10), default=2000, show_default=True,
+    help="Structures screened per sampled formula.",
+)  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+@friendly
+def plan(samples: int, seed: int, as_json: bool, **values: Any) -> None:
+    """What the `run` with these flags would generate, keep, store and cost, before it runs.
+
+    Formulae are made as `run` makes them; a few of them (the largest, some small ones) are
+    generated for real (one -m slice of a large one) with the job's options, and a sample of
+    their structures screened with the job's screens: pass rates, microseconds per structure,
+    then the projected kept structures, bytes, CPU-hours and wall time on the cluster the
+    flags describe (--workers, or --pods x --processes-per-pod with --cluster kubernetes).
+    """
+    import json
+
+    from .cluster import screen_processes
+    from .screen.preview import preview
+
+    settings = build_settings(values)
+    chosen = load_formulae(settings)
+    kind = "kubernetes" if settings.cluster == "kubernetes" else "local"
+    drains = settings.pods * settings.processes_per_pod if kind == "kubernetes" else (
+        settings.workers
+    )  # fmt: skip
+    cores = drains * (screen_processes(settings, kind) if settings.screening.active else 1)
+    found = preview(settings, chosen, cores, samples=samples, seed=seed)
+    click.echo(json.dumps(found.to_dict(), indent=1) if as_json else found.text())
+
+
+@main.command()
 @settings_for("formulae")
 @click.option("--out", "out", default="-", metavar="FILE", help="Write here (default stdout).")
 @friendly
@@ -250,10 +294,12 @@ def enqueue(formula_file: str, **values: Any) -> None:
     from .job import enqueue as put
     from .jobqueue import new_job_id
     from .redisclient import required_url
+    from .screen.preflight import check_screening
 
     settings = build_settings(values)
     url = required_url(settings.redis_url, "enqueue")
     chosen = read_formula_file(formula_file)
+    check_screening(settings.screening)
     job = new_job_id()
     put(url, settings, chosen, job)
     click.echo(job)
@@ -265,10 +311,12 @@ def worker(job: str, **values: Any) -> None:
     that sees the job finished saves records.parquet and job.json, as `run` does."""
     from .outcome import save_finished
     from .redisclient import required_url
+    from .screen.preflight import available_cores
     from .worker import Worker
 
-    url = required_url(build_settings(values).redis_url, "worker")
-    drain = Worker(url, job)
+    settings = build_settings(values)
+    url = required_url(settings.redis_url, "worker")
+    drain = Worker(url, job, screen_processes=settings.screen_processes or available_cores())
     records = drain.run(
         on_record=lambda r: click.echo(f"{r.task}\t{r.status}\t{r.structures}", err=True)
     )
@@ -300,11 +348,38 @@ def export(job: str, target: str, **values: Any) -> None:
 
 
 @job_command("verify")
-def verify(job: str, **values: Any) -> None:
-    """Re-read every part of JOB and check counts and checksums against manifests and records."""
+@click.option(
+    "--deep", is_flag=True, help="Also count every task again with the generator (-u, "
+    "nothing written) and compare with what its manifest says was generated.",
+)  # fmt: skip
+@click.option(
+    "--rescreen", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Also screen N stored structures, drawn at random, again: all must pass.",
+)  # fmt: skip
+@click.option("--seed", type=int, default=None, help="Seed of the --rescreen draw.")
+def verify(job: str, deep: bool, rescreen: int | None, seed: int | None, **values: Any) -> None:
+    """Re-read every part of JOB and check counts and checksums against manifests and records;
+    --deep and --rescreen check a screened job's screening too."""
     from .verify import verify_output
 
-    report = verify_output(build_settings(values), job)
+    settings = build_settings(values)
+    report = verify_output(settings, job)
+    if deep or rescreen:
+        from .layout import job_url
+        from .screen.recheck import deep_check, job_meta
+        from .screen.recheck import rescreen as screen_again
+        from .storage import open_store
+
+        store = open_store(job_url(settings.output, job))
+        meta = job_meta(store)
+        if deep:
+            found = deep_check(store, meta)
+            report.problems.extend(found.problems)
+            click.echo(f"counted {found.tasks} tasks again with the generator", err=True)
+        if rescreen:
+            found = screen_again(store, meta, rescreen, seed)
+            report.problems.extend(found.problems)
+            click.echo(f"screened {found.tasks} stored structures again", err=True)
     for problem in report.problems[:50]:
         click.echo(f"problem: {problem}", err=True)
     click.echo(
@@ -358,11 +433,13 @@ def cat(
     "--sort", type=click.Choice(SORTS), default=None, help="Sort (default: the records' order)."
 )
 def ls(job: str, sort: str | None, **values: Any) -> None:
-    """One line per formula of JOB: formula, task, status, structures, parts (tab-separated)."""
+    """One line per formula of JOB: formula, task, status, structures (stored), parts,
+    generated (what the generator wrote: more than stored when the job screens; - while a
+    screened shard runs), tab-separated."""
     from .catalog import Catalog
 
     catalog = Catalog.open(build_settings(values).output, job)
-    header = "formula\ttask\tstatus\tstructures\tparts\n"
+    header = "formula\ttask\tstatus\tstructures\tparts\tgenerated\n"
     write_quietly(
         line.encode()
         for line in itertools.chain((header,), (e.line() + "\n" for e in catalog.entries(sort)))

@@ -26,6 +26,7 @@ from .dashboard import routes_config, routes_env
 from .errors import ClusterError, ConfigError
 from .kubefailure import explain
 from .kubeobjects import SCRATCH, base_env, harden_pod, resources, worker_env
+from .screen.preflight import available_cores
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,28 @@ class ClusterHandle:
     drains: int
     dashboard: str | None
     kind: str  # "local", "scheduler" or "kubernetes"
+    screen_processes: int = 1  # screening processes per drain, for a screened job
+
+
+def screen_processes(settings: Settings, kind: str) -> int:
+    """--screen-processes, else the cores of a machine or pod shared among its drains (one
+    per drain on another scheduler's workers, whose machines are not known here)."""
+    if settings.screen_processes:
+        return settings.screen_processes
+    if kind == "local":
+        return max(1, available_cores() // settings.workers)
+    if kind == "kubernetes":
+        return max(1, _cpu_cores(settings.pod_cpu) // settings.processes_per_pod)
+    return 1
+
+
+def _cpu_cores(quantity: str) -> int:
+    """Whole cores of a Kubernetes CPU quantity ('2', '1.5', '500m'), at least 1."""
+    try:
+        cores = int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+    except ValueError:
+        return 1
+    return max(1, int(cores))
 
 
 def expected_drains(settings: Settings) -> int:
@@ -105,7 +128,10 @@ def _local(settings: Settings) -> Iterator[ClusterHandle]:
         raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc
     with cluster, Client(cluster) as client:
         _wait_for_workers(client, settings.workers, settings, "try fewer --workers")
-        yield ClusterHandle(client, settings.workers, _dashboard(cluster), "local")
+        yield ClusterHandle(
+            client, settings.workers, _dashboard(cluster), "local",
+            screen_processes(settings, "local"),
+        )  # fmt: skip
 
 
 @contextmanager
@@ -122,7 +148,10 @@ def _remote(settings: Settings) -> Iterator[ClusterHandle]:
     with client:
         hint = f"start some with `dask worker {address} --nthreads 1`"
         _wait_for_workers(client, 1, settings, hint)
-        yield ClusterHandle(client, len(client.nthreads()), _dashboard(client), "scheduler")
+        yield ClusterHandle(
+            client, len(client.nthreads()), _dashboard(client), "scheduler",
+            screen_processes(settings, "scheduler"),
+        )  # fmt: skip
 
 
 def _operator() -> Any:
@@ -207,7 +236,10 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
                 " (ImagePullBackOff: check --image; Pending: not enough CPU/memory quota)"
             )
             _wait_for_workers(client, 1, settings, hint)
-            yield ClusterHandle(client, drains, _dashboard(cluster), "kubernetes")
+            yield ClusterHandle(
+                client, drains, _dashboard(cluster), "kubernetes",
+                screen_processes(settings, "kubernetes"),
+            )  # fmt: skip
     finally:
         cluster.close(timeout=limit or 3600)
 

@@ -91,12 +91,16 @@ def announce(
     formulae_done: int | None = None,
     tasks_done: int | None = None,
     structures: int | None = None,
+    generated: int | None = None,
 ) -> None:
     """Tell the scheduler a job's totals (again on resume: harmless). The optional counts are
     what the queue already holds as final (a resumed job); given, they replace what this
     scheduler has counted so far. The tracker is installed first, so no event is missed."""
     client.run_on_scheduler(install)
-    done = {"formulae_done": formulae_done, "tasks_done": tasks_done, "structures": structures}
+    done = {
+        "formulae_done": formulae_done, "tasks_done": tasks_done, "structures": structures,
+        "generated": generated,
+    }  # fmt: skip
     message = {"event": "job", "job": job, "formulae": formulae, "tasks": tasks}
     client.log_event(TOPIC, message | {k: v for k, v in done.items() if v is not None})
 
@@ -121,7 +125,8 @@ class Board:
     tasks_total: int | None = None
     formulae_done: int = 0
     tasks_done: int = 0
-    structures: int = 0
+    structures: int = 0  # stored
+    generated: int = 0  # by the generator (more than stored when the job screens)
     failed: int = 0  # formulae made final as failed or rejected
     retries: int = 0
     base_formulae: int = 0  # counts carried over from an earlier run (not in the rates)
@@ -149,6 +154,8 @@ class Board:
                 self.tasks_done = int(message["tasks_done"])
             if "structures" in message:
                 self.structures = self.base_structures = int(message["structures"])
+            if "generated" in message:
+                self.generated = int(message["generated"])
         elif kind == "start":
             names = [str(name) for name in message.get("formulae", [])]
             self.first_start = self.first_start or now
@@ -177,6 +184,7 @@ class Board:
         self.tasks_done += 1
         self.last_end = now
         self.structures += int(message.get("structures", 0))
+        self.generated += int(message.get("generated", message.get("structures", 0)))
         made = self._formulae_made(task, int(message.get("formulae", 0)))
         self.formulae_done += made
         if status != "ok":
@@ -206,7 +214,8 @@ class Board:
             "job": self.job, "finished": self.finished, "elapsed": round(elapsed, 3),
             "formulae": {"done": self.formulae_done, "total": self.formulae_total},
             "tasks": {"done": self.tasks_done, "total": self.tasks_total},
-            "structures": self.structures, "failed_formulae": self.failed,
+            "structures": self.structures, "generated": self.generated,
+            "failed_formulae": self.failed,
             "retries": self.retries,
             "formulae_per_second": rate(self.formulae_done - self.base_formulae),
             "structures_per_second": rate(self.structures - self.base_structures),

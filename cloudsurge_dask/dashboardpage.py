@@ -44,7 +44,8 @@ def _job_html(job: dict[str, Any]) -> str:
         f'<div class="bar"><div style="width:{share:.1f}%"></div></div>'
         f'<p>formulae <b class="formulae">{_of(job["formulae"])}</b>, '
         f'tasks <b class="tasks">{_of(job["tasks"])}</b>, '
-        f'structures <b class="structures">{job["structures"]:,}</b>, '
+        f'structures <b class="structures">{job["structures"]:,}</b> '
+        f'(generated <b class="generated">{job["generated"]:,}</b>), '
         f"failed formulae {job['failed_formulae']:,}, retries {job['retries']:,}; "
         f"{job['formulae_per_second']:,.1f} formulae/s, "
         f"{job['structures_per_second']:,.0f} structures/s</p>"

@@ -34,6 +34,8 @@ class Declaration:
     group: str
     stored: bool = False  # fixed when the job is queued; every worker reads it from Redis
     shown_default: str | None = None  # for a computed or absent default (--help, README)
+    repeatable: bool = False  # a flag given once per value (`--screen A --screen B`)
+    switch: bool = False  # a flag without a value (`--stereo`)
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,13 @@ def setting(
     *,
     stored: bool = False,
     shown_default: str | None = None,
+    repeatable: bool = False,
+    switch: bool = False,
 ) -> Any:
     """A dataclass field declaring one setting; `default` may be a function (computed)."""
-    declaration = Declaration(help, type, frozenset(commands), group, stored, shown_default)
+    declaration = Declaration(
+        help, type, frozenset(commands), group, stored, shown_default, repeatable, switch
+    )
     metadata = {KEY: declaration}
     if callable(default):
         return dataclasses.field(default_factory=default, metadata=metadata)

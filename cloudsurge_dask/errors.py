@@ -14,6 +14,8 @@ and exit non-zero instead of a traceback::
     │   ├── GeneratorRejected  it refused the formula (`>E ...`): permanent, never retried
     │   └── GeneratorCrashed   crash, timeout, garbage or a count mismatch: retried
     │       └── TornOutput     output that does not end with a newline (a run cut short)
+    ├── ScreenError            screening failed for one task (a plugin raised, a screening
+    │                          process died): retried like a crash
     ├── ClusterError           the Dask cluster could not be started or reached
     ├── VerifyError            an output part does not match its manifest
     │   └── CorruptData        a part or manifest that cannot be decoded at all
@@ -82,6 +84,13 @@ class GeneratorCrashed(GeneratorError):
 
 class TornOutput(GeneratorCrashed):
     """Generator output that does not end with a newline: the run was cut short."""
+
+
+class ScreenError(CloudSurgeError):
+    """Screening a task's structures failed (a plugin raised or answered wrongly, a screening
+    process died); the task fails with the message and is retried like a crash."""
+
+    permanent = False
 
 
 class ClusterError(CloudSurgeError):

@@ -45,6 +45,7 @@ from .progress import ProgressView
 from .records import TaskRecord, records_frame, utcnow
 from .redisclient import connect, redacted_url
 from .resumption import contradictions, resume_command
+from .screen.preflight import check_screening, provenance
 from .settings import JobMeta, Settings
 from .state import LocalState
 from .stopping import Stop, fault_of, stop_run
@@ -82,6 +83,7 @@ def enqueue(
     write_ledger(store, Ledger(
         job=job, created=utcnow(), updated=utcnow(), state=state, formulae=len(formulae),
         tasks=tasks, settings=meta.to_dict(), resume=resume_command(job, settings),
+        screening=provenance(settings.screening),
     ))  # fmt: skip
     return meta
 
@@ -160,6 +162,7 @@ def _new(
         with _EarlyCluster(settings) as cluster:
             # nothing touches the output before the input is known good
             chosen = formulae() if callable(formulae) else formulae
+            check_screening(settings.screening)
             store = check_writable(job_url(settings.output, job))
             probe(executable, settings.generator_options, get_format(settings.format).option)
             with _redis(settings, state) as url:
@@ -269,14 +272,14 @@ def _drive(
         announce(
             handle.client, queue.job, progress.formulae, progress.total,
             formulae_done=progress.formulae_final, tasks_done=progress.done + progress.failed,
-            structures=progress.structures,
+            structures=progress.structures, generated=progress.generated,
         )  # fmt: skip
         if handle.dashboard:
             view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
         worker_url = None if handle.kind == "kubernetes" else url
         futures = [
-            handle.client.submit(drain, worker_url, queue.job, pure=False,
-                                 key=f"drain-{queue.job}-{i}")
+            handle.client.submit(drain, worker_url, queue.job, handle.screen_processes,
+                                 pure=False, key=f"drain-{queue.job}-{i}")
             for i in range(handle.drains)
         ]  # fmt: skip
         while not all(f.done() for f in futures):

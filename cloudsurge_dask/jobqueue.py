@@ -64,6 +64,7 @@ class Progress:
     formulae: int = 0
     formulae_final: int = 0
     estimate: int = 0
+    generated: int = 0
 
     @property
     def finished(self) -> bool:
@@ -190,17 +191,19 @@ class JobQueue:
             if attempt <= self.max_attempts:
                 leases.append(Lease(task, entry_id, attempt))
                 continue
-            now = utcnow()
             lost = [
-                TaskRecord(
-                    job=self.job, task=task.key, formula=formula, worker="",
-                    started=now, finished=now, generator_seconds=0.0, write_seconds=0.0,
-                    structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=FAILED,
-                    error=f"lease expired {int(deliveries) - 1} times: worker lost",
-                    attempts=attempt - 1,
+                TaskRecord.failure(
+                    self.job,
+                    task.key,
+                    formula,
+                    "",
+                    utcnow(),
+                    FAILED,
+                    f"lease expired {int(deliveries) - 1} times: worker lost",
+                    attempt - 1,
                 )
                 for formula in task.formulae
-            ]  # fmt: skip
+            ]
             self._final(Lease(task, entry_id, attempt - 1), lost)
         return leases
 
@@ -257,7 +260,7 @@ class JobQueue:
                 args=[GROUP, lease.entry_id, lease.task.spec, text, status,
                       sum(r.structures for r in listed), line, MAX_ERRORS,
                       lease.task.formula if lease.task.mod > 1 else len(listed),
-                      lease.task.mod],
+                      lease.task.mod, sum(r.generated for r in listed)],
             )  # fmt: skip
         return bool(new)
 
@@ -270,19 +273,22 @@ class JobQueue:
         )
 
     def progress(self) -> Progress:
-        names = ["total", "done", "failed", "structures", "formulae", "formulae_final", "estimate"]
+        names = [
+            "total", "done", "failed", "structures", "formulae", "formulae_final", "estimate",
+            "generated",
+        ]  # fmt: skip
         with self._errors():
             pipe = self.client.pipeline(transaction=False)
             pipe.hmget(self.progress_key, names)
             pipe.xpending(self.stream_key, GROUP)
             values, pending = pipe.execute()
-        total, done, failed, structures, formulae, final, estimate = (
+        total, done, failed, structures, formulae, final, estimate, generated = (
             int(value or 0) for value in values
         )
         remaining = max(0, total - done - failed)
         return Progress(
             total, done, failed, structures, remaining, int(pending["pending"]),
-            formulae, final, estimate,
+            formulae, final, estimate, generated,
         )  # fmt: skip
 
     def release(self, entry_ids: Sequence[str] | None = None) -> int:

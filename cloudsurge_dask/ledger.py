@@ -29,7 +29,9 @@ STATES = (QUEUED, RUNNING, INTERRUPTED, STOPPED, FINISHED)
 @dataclass(frozen=True)
 class Ledger:
     """The job's identity, state and counters (`done`/`failed` count tasks, `formulae_final`
-    formulae with a final record); `resume` is the exact command that goes on with it."""
+    formulae with a final record); `resume` is the exact command that goes on with it;
+    `screening` the screens, RDKit's version and the model files' checksums of a screened
+    job."""
 
     job: str
     created: datetime
@@ -41,9 +43,11 @@ class Ledger:
     failed: int = 0
     formulae_final: int = 0
     structures: int = 0
+    generated: int = 0
     reason: str = ""
     resume: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    screening: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)

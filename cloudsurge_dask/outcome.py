@@ -54,12 +54,28 @@ def summary(outcome: Outcome) -> str:
         f"({int(frame['compressed_bytes'].sum()) / max(structures, 1):.2f} bytes/structure)",
         f"output: {outcome.output}/",
     ]
+    if "generated" in frame and int(frame["generated"].sum()) != structures:
+        lines.insert(2, screening_line(frame))
     for _, row in frame[frame["status"] != OK].head(10).iterrows():
         where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
         lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
     if outcome.message:
         lines.append(outcome.message)
     return "\n".join(lines)
+
+
+def screening_line(frame: pd.DataFrame) -> str:
+    """Generated against kept: what the screens cost and left."""
+    generated = int(frame["generated"].sum())
+    kept = int(frame["kept"].sum())
+    stored = int(frame["structures"].sum())
+    seconds = float(frame["screen_cpu_seconds"].sum())
+    text = (
+        f"screening: {generated:,} generated, {kept:,} kept ({kept / max(generated, 1):.2%}), "
+        f"{int(frame['unparsable'].sum()):,} unparsable; {seconds:,.1f} CPU s "
+        f"({seconds / max(generated, 1) * 1e6:,.0f} us/structure)"
+    )
+    return text + (f"; {stored:,} stereoisomers stored" if stored != kept else "")
 
 
 def save_records(
@@ -83,7 +99,7 @@ def save_records(
     write_ledger(store, ledger.moved(
         state=state, done=progress.done, failed=progress.failed,
         formulae_final=progress.formulae_final, structures=progress.structures,
-        reason=reason, resume=resume,
+        generated=progress.generated, reason=reason, resume=resume,
     ))  # fmt: skip
 
 

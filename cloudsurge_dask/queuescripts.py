@@ -58,7 +58,7 @@ return kept
 """
 
 # KEYS records, stream, progress, errors; ARGV group, id, task, json, status, structures,
-# error line, max errors, formulae, slices. The first final record counts; only an OK may
+# error line, max errors, formulae, slices, generated. The first final record counts; only an OK may
 # replace a failure. `formulae_final` counts formulae whose every task is final: a plain
 # task or a shard adds its formulae; a slice of a formula split in `slices` (ARGV[10] > 1)
 # adds its one formula when the last of its slices is final.
@@ -85,6 +85,7 @@ redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 if ok then
   redis.call('HINCRBY', KEYS[3], 'done', 1)
   redis.call('HINCRBY', KEYS[3], 'structures', ARGV[6])
+  redis.call('HINCRBY', KEYS[3], 'generated', ARGV[11])
 else
   redis.call('HINCRBY', KEYS[3], 'failed', 1)
 end

@@ -25,6 +25,13 @@ class TaskRecord:
     time the kernel counted for it: their ratio to the worker's busy time is the generator's
     share, and the CPU one is the honest one on a loaded machine (wall time also counts
     waits on a full pipe and for a core).
+
+    `generated` is the generator's own count; `structures` what was stored. Without screening
+    they are equal. With screening, `unparsable` structures RDKit could not parse, `removed[i]`
+    those the job's i-th screen dropped (the job's `screens` in job.json, then the plugin; a
+    structure counts at the first screen that drops it, cheapest first), `kept` the
+    constitutions that passed (before `--stereo` writes each as its stereoisomers), and
+    `screen_cpu_seconds` the CPU time screening took.
     """
 
     job: str
@@ -43,12 +50,30 @@ class TaskRecord:
     error: str | None = None
     attempts: int = 1
     generator_cpu_seconds: float = 0.0
+    generated: int = 0
+    kept: int = 0
+    unparsable: int = 0
+    removed: tuple[int, ...] = ()
+    screen_cpu_seconds: float = 0.0
+
+    @classmethod
+    def failure(
+        cls, job: str, task: str, formula: str, worker: str, started: datetime, status: str,
+        error: str | None, attempts: int,
+    ) -> TaskRecord:  # fmt: skip
+        """A formula that got no structures: refused, failed, or its worker lost."""
+        return cls(
+            job=job, task=task, formula=formula, worker=worker, started=started,
+            finished=utcnow(), generator_seconds=0.0, write_seconds=0.0, structures=0, parts=0,
+            raw_bytes=0, compressed_bytes=0, status=status, error=error, attempts=attempts,
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (dataclasses.asdict deep-copies: too slow per formula)."""
         data = {name: getattr(self, name) for name in COLUMNS}
         data["started"] = self.started.isoformat()
         data["finished"] = self.finished.isoformat()
+        data["removed"] = list(self.removed)
         return data
 
     def to_json(self) -> str:
@@ -63,6 +88,7 @@ class TaskRecord:
         data = dict(data)
         data["started"] = datetime.fromisoformat(data["started"])
         data["finished"] = datetime.fromisoformat(data["finished"])
+        data["removed"] = tuple(int(n) for n in data.get("removed", ()))
         return cls(**data)
 
     @property
@@ -71,6 +97,10 @@ class TaskRecord:
 
 
 COLUMNS = [f.name for f in dataclasses.fields(TaskRecord)]
+INTEGERS = (
+    "structures", "parts", "raw_bytes", "compressed_bytes", "attempts", "generated", "kept",
+    "unparsable",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,7 @@ def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for column in ("started", "finished"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    for column in ("structures", "parts", "raw_bytes", "compressed_bytes", "attempts"):
+    for column in INTEGERS:
         frame[column] = frame[column].astype("int64")
+    frame["removed"] = [list(value) for value in frame["removed"]]
     return frame.sort_values(["task", "formula"], ignore_index=True)

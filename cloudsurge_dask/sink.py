@@ -19,7 +19,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
@@ -82,7 +82,9 @@ class Manifest:
     to `index`, says where: (part number, structures to skip in that part), so a reader of
     one formula opens only its own parts (empty for a plain task, which starts at (0, 0),
     and in manifests written before the field existed). `format` says what a structure's
-    record is (a SMILES line, an SDfile record).
+    record is (a SMILES line, an SDfile record). `generated` is what the generator wrote for
+    the task (more than `structures` when screens dropped some; 0 in manifests written before
+    the field existed).
     """
 
     task: str
@@ -95,6 +97,7 @@ class Manifest:
     index: tuple[tuple[str, int], ...] = ()
     format: str = SMILES.name
     starts: tuple[tuple[int, int], ...] = ()
+    generated: int = 0
 
     def to_json(self) -> str:
         """Sorted keys, one line: the C encoder (an indent would take the slow Python one,
@@ -235,21 +238,18 @@ class Sink:
         self.queue_depth = max(1, queue_depth)
         self.format = structure_format
 
-    def write_task(
-        self,
-        task: Task,
-        blocks: Iterable[bytes | bytearray],
-        before_commit: Callable[[Manifest], Manifest | None] | None = None,
-    ) -> Manifest:
-        """Consume raw stdout blocks (any sizes, lines may straddle blocks); return the manifest.
+    def write_task(self, task: Task, blocks: Iterable[bytes | bytearray]) -> Manifest:
+        """Write the parts and commit them at once: for a caller with nothing to check."""
+        return self.commit(self.write_parts(task, blocks))
 
-        `before_commit` sees the finished manifest once every part is stored and before the
-        manifest is written: raising there (say, the generator's exit status or its own count
-        disagrees) leaves the task uncommitted; returning a manifest (a shard's with its
-        `index` filled in) writes that one instead. Raises TornOutput if the output does not end
-        with a newline (a generator run cut short), StorageError if a part or the manifest cannot
-        be stored. Whenever it raises, no manifest is written, so parts already stored stay
-        uncommitted orphans.
+    def write_parts(self, task: Task, blocks: Iterable[bytes | bytearray]) -> Manifest:
+        """Consume raw stdout blocks (any sizes, lines may straddle blocks) into parts; return
+        the manifest of what was stored, not yet written: the caller checks it against what
+        the generator reported and then `commit`s it.
+
+        Raises TornOutput if the output does not end with a newline (a generator run cut
+        short), StorageError if a part cannot be stored; parts already stored then stay
+        uncommitted orphans, overwritten when the task is redone.
         """
         writer = _PartWriter(
             self.store, self.codec, task.key, self.queue_depth, self.format.extension
@@ -263,7 +263,7 @@ class Sink:
         except BaseException:
             writer.abort()
             raise
-        manifest = Manifest(
+        return Manifest(
             task=task.key,
             formula=task.formula,
             codec=self.codec.name,
@@ -272,14 +272,17 @@ class Sink:
             compressed_bytes=sum(p.compressed_bytes for p in parts),
             parts=parts,
             format=self.format.name,
+            generated=sum(p.structures for p in parts),
         )
-        if before_commit is not None:
-            manifest = before_commit(manifest) or manifest
+
+    def commit(self, manifest: Manifest) -> Manifest:
+        """Write the manifest (a shard's `starts` computed from its `index`): from here on
+        the task's parts are its output."""
         if manifest.index:
             counts = (n for _, n in manifest.index)
             sizes = (p.structures for p in manifest.parts)
             manifest = dataclasses.replace(manifest, starts=part_starts(counts, sizes))
-        self.store.write_bytes(manifest_path(task.key), manifest.to_json().encode())
+        self.store.write_bytes(manifest_path(manifest.task), manifest.to_json().encode())
         return manifest
 
     def _feed(self, writer: _PartWriter, blocks: Iterable[bytes | bytearray], key: str) -> int:

@@ -16,11 +16,18 @@ from .state import LocalState
 from .storage import open_store
 
 
+def kept(structures: int, generated: int) -> str:
+    """'N structures', and what was generated for them where screens dropped some."""
+    if generated in (0, structures):
+        return f"{structures:,} structures"
+    return f"{structures:,} structures kept of {generated:,} generated"
+
+
 def _counts(progress: Progress) -> str:
     return (
         f"{progress.formulae_final:,} of {progress.formulae:,} formulae final "
         f"({progress.done} tasks done, {progress.failed} failed, {progress.pending} pending of "
-        f"{progress.total}); {progress.structures:,} structures"
+        f"{progress.total}); {kept(progress.structures, progress.generated)}"
     )
 
 
@@ -41,8 +48,11 @@ def _from_files(settings: Settings, job: str, state: LocalState) -> str:
     lines = [
         f"job {job}: {ledger.state} (updated {ledger.updated:%Y-%m-%d %H:%M:%S} UTC): "
         f"{ledger.formulae_final:,} of {ledger.formulae:,} formulae final ({ledger.done} tasks "
-        f"done, {ledger.failed} failed of {ledger.tasks}); {ledger.structures:,} structures"
+        f"done, {ledger.failed} failed of {ledger.tasks}); "
+        f"{kept(ledger.structures, ledger.generated)}"
     ]
+    if ledger.screening:
+        lines.append(f"screens: {'; '.join(ledger.screening.get('screens', []))}")
     if ledger.reason:
         lines.append(f"why: {ledger.reason}")
     if ledger.state != FINISHED:

@@ -15,21 +15,29 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from .codec import get_codec
-from .errors import GeneratorCrashed, GeneratorError, GeneratorRejected, QueueError, StorageError
+from .errors import (
+    GeneratorCrashed,
+    GeneratorError,
+    GeneratorRejected,
+    QueueError,
+    ScreenError,
+    StorageError,
+)
 from .formats import get_format
 from .generator import Generation, resolve_executable, takes_several_formulae
+from .heartbeat import Heartbeat
 from .jobqueue import JobQueue, Lease
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
 from .redisclient import required_url
+from .screen.screener import Tally
+from .screen.stage import ScreenStage
 from .settings import JobMeta, Settings
 from .sink import Manifest, Sink
 from .storage import open_store
@@ -61,45 +69,22 @@ class _Run:
 # what a worker tells an onlooker (the dashboard) as tasks start and end: one flat dict
 Report = Callable[[dict[str, Any]], None]
 
-# a source of one task's generator output: fills the list with one _Run per formula as the
-# generator runs end, so the list is complete once the blocks are exhausted
-Source = Callable[[Task, list[_Run]], Iterator[bytearray]]
-
-
-class _Heartbeat:
-    """Renews the leases in hand from a thread, so long formulae keep them."""
-
-    def __init__(self, queue: JobQueue, consumer: str, interval: float) -> None:
-        self._queue, self._consumer, self._interval = queue, consumer, interval
-        self._leases: list[Lease] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def hold(self, leases: list[Lease]) -> None:
-        with self._lock:
-            self._leases = list(leases)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                leases = list(self._leases)
-            if leases:
-                # a Redis outage must not end the renewals for good: try again next round
-                with contextlib.suppress(QueueError):
-                    self._queue.heartbeat(self._consumer, leases)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+# a source of one task's generator output, each block tagged with its formula: fills the
+# list with one _Run per formula as the generator runs end, so the list is complete once the
+# blocks are exhausted
+Source = Callable[[Task, list[_Run]], Iterator[tuple[str, bytearray]]]
 
 
 class Worker:
     """Drains one job; `run()` returns the records this worker made final."""
 
     def __init__(
-        self, redis_url: str, job: str, consumer: str | None = None, report: Report | None = None
+        self,
+        redis_url: str,
+        job: str,
+        consumer: str | None = None,
+        report: Report | None = None,
+        screen_processes: int = 1,
     ) -> None:
         self.queue = JobQueue.open(redis_url, job, patient=True)
         self.report: Report = report or (lambda event: None)
@@ -117,6 +102,8 @@ class Worker:
             self.settings.part_size,
             structure_format=self.format,
         )
+        spec = self.settings.screening
+        self.screening = ScreenStage(spec, screen_processes) if spec.active else None
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
         """Drain until the job is finished or its client asks the workers to stop.
@@ -126,7 +113,7 @@ class Worker:
         still in hand goes back to the queue at once, whatever ends the loop."""
         records: list[TaskRecord] = []
         lease_seconds = self.settings.lease_seconds
-        heartbeat = _Heartbeat(self.queue, self.consumer, max(lease_seconds / 3, 0.05))
+        heartbeat = Heartbeat(self.queue, self.consumer, max(lease_seconds / 3, 0.05))
         held: list[Lease] = []
         try:
             while self.queue.stop_requested() is None:
@@ -150,6 +137,8 @@ class Worker:
             return records
         finally:
             heartbeat.stop()
+            if self.screening is not None:
+                self.screening.close()
             if held:
                 with contextlib.suppress(QueueError):
                     self.queue.release([lease.entry_id for lease in held])
@@ -174,11 +163,14 @@ class Worker:
         except StorageError:
             self._report_end(task, [], "stopped")
             raise
-        except GeneratorError as exc:
+        except (GeneratorError, ScreenError) as exc:
             permanent = exc.permanent
             status = REJECTED if permanent else FAILED
             failed = [
-                self._record(task, f, lease, started, status, str(exc)) for f in task.formulae
+                TaskRecord.failure(
+                    self.job, task.key, f, self.consumer, started, status, str(exc), lease.attempt
+                )
+                for f in task.formulae
             ]
             final = self.queue.fail(lease, failed, permanent=permanent)
             self._report_end(task, failed if final else [], status if final else "retry")
@@ -189,19 +181,25 @@ class Worker:
         ratio = manifest.compressed_bytes / max(manifest.raw_bytes, 1)
         records = []
         for run in runs:
-            # in one batch process the bytes per formula are not separated: apportion them
+            screened = self._tally(run)
+            stored = run.structures if screened is None else screened.stored
+            # in one batch process (or after screening) the bytes per formula are not
+            # separated: apportion them
             raw = (
                 run.raw_bytes
-                if exact and run.raw_bytes is not None
-                else round(manifest.raw_bytes * run.structures / max(manifest.structures, 1))
+                if exact and run.raw_bytes is not None and screened is None
+                else round(manifest.raw_bytes * stored / max(manifest.structures, 1))
             )
+            screen = screened or Tally(kept=run.structures)
             records.append(TaskRecord(
                 job=self.job, task=task.key, formula=run.formula, worker=self.consumer,
                 started=started, finished=finished, generator_seconds=run.seconds,
-                write_seconds=overhead / len(runs), structures=run.structures,
+                write_seconds=overhead / len(runs), structures=stored,
                 parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
                 compressed_bytes=round(ratio * raw), status=OK if run.error is None else REJECTED,
                 error=run.error, attempts=lease.attempt, generator_cpu_seconds=run.cpu_seconds,
+                generated=run.structures, kept=screen.kept, unparsable=screen.unparsable,
+                removed=tuple(screen.removed), screen_cpu_seconds=screen.cpu_seconds,
             ))  # fmt: skip
         self.queue.complete(lease, records)
         self._report_end(task, records, OK)
@@ -212,13 +210,14 @@ class Worker:
             "event": "end", "job": self.job, "task": task.key, "worker": self.consumer,
             "status": status, "formulae": len(records),
             "structures": sum(r.structures for r in records),
+            "generated": sum(r.generated for r in records),
         })  # fmt: skip
 
     def _write_task(self, task: Task) -> tuple[Manifest, list[_Run]]:
         """A shard in one batch process; each formula the generator refuses (it names the
         first bad one) is set aside and the batch run again; if the refusal names none,
         one process per formula."""
-        if not (self.batch_capable and task.members):
+        if self.screening is not None or not (self.batch_capable and task.members):
             return self._write(task, self._one_by_one)
         refused: dict[str, str] = {}
         while len(refused) < len(task.members):
@@ -232,24 +231,46 @@ class Worker:
         return self._write(task, self._one_by_one)
 
     def _write(self, task: Task, source: Source) -> tuple[Manifest, list[_Run]]:
-        """Stream the task's generator output into the sink; returns the manifest and the
-        runs of this attempt (a list of its own, read by the commit check once the source
-        is exhausted)."""
+        """The task's stages in a row: generator -> (screening) -> parts; then the stored
+        counts are checked against the generator's own, and only then is the manifest (the
+        commit point) written. Returns it and this attempt's runs."""
         runs: list[_Run] = []
+        tagged = source(task, runs)
+        if self.screening is None:
+            blocks: Iterator[bytes | bytearray] = (block for _, block in tagged)
+        else:
+            blocks = self.screening.run(tagged)
+        manifest = self.sink.write_parts(task, blocks)
+        generated = sum(run.structures for run in runs)
+        stored = [(run.formula, self._stored(run)) for run in runs if run.error is None]
+        if self.screening is not None:
+            for run in runs:
+                seen = self.screening.tallies.get(run.formula, Tally()).generated
+                if run.error is None and seen != run.structures:
+                    raise GeneratorCrashed(
+                        f"{task.key}: generator reported {run.structures} structures of "
+                        f"{run.formula} but wrote {seen}"
+                    )
+        reported = sum(n for _, n in stored)
+        if manifest.structures != reported:
+            raise GeneratorCrashed(
+                f"{task.key}: generator reported {reported} structures "
+                f"but wrote {manifest.structures}"
+            )
+        index = tuple(stored) if task.members else ()
+        manifest = dataclasses.replace(manifest, index=index, generated=generated)
+        return self.sink.commit(manifest), runs
 
-        def check(manifest: Manifest) -> Manifest:
-            reported = sum(run.structures for run in runs)
-            if manifest.structures != reported:
-                raise GeneratorCrashed(
-                    f"{task.key}: generator reported {reported} structures "
-                    f"but wrote {manifest.structures}"
-                )
-            if not task.members:
-                return manifest
-            index = tuple((run.formula, run.structures) for run in runs if run.error is None)
-            return dataclasses.replace(manifest, index=index)
+    def _tally(self, run: _Run) -> Tally | None:
+        """The screening of one formula's run (None without screening)."""
+        if self.screening is None:
+            return None
+        found = self.screening.tallies.get(run.formula)
+        return found or Tally(removed=[0] * len(self.screening.spec.labels))
 
-        return self.sink.write_task(task, source(task, runs), check), runs
+    def _stored(self, run: _Run) -> int:
+        screened = self._tally(run)
+        return run.structures if screened is None else screened.stored
 
     def _generation(self, task: Task, formulae: list[str] | None = None) -> Generation:
         return Generation(
@@ -263,11 +284,13 @@ class Worker:
 
     def _batch(
         self, task: Task, runs: list[_Run], *, refused: dict[str, str]
-    ) -> Iterator[bytearray]:
-        """All formulae of a shard but the refused ones in one generator process."""
+    ) -> Iterator[tuple[str, bytearray]]:
+        """All formulae of a shard but the refused ones in one generator process (its blocks
+        tagged with the shard: formula boundaries are known only at the end)."""
         chosen = [formula for formula in task.formulae if formula not in refused]
         with self._generation(task, chosen) as generation:
-            yield from generation.blocks()
+            for block in generation.blocks():
+                yield task.formula, block
             result = generation.result
         total = max(sum(result.times), 1e-9)
         measured = iter(zip(result.counts, result.times, strict=True))
@@ -282,8 +305,9 @@ class Worker:
                 cpu_seconds=result.cpu_seconds * share,
             ))  # fmt: skip
 
-    def _one_by_one(self, task: Task, runs: list[_Run]) -> Iterator[bytearray]:
-        """One generator process per formula of the task, their outputs one after another."""
+    def _one_by_one(self, task: Task, runs: list[_Run]) -> Iterator[tuple[str, bytearray]]:
+        """One generator process per formula of the task, their outputs one after another,
+        each block tagged with its formula (what screening counts by)."""
         for formula in task.formulae:
             single = Task(formula) if task.members else task
             wrote = 0
@@ -291,7 +315,7 @@ class Worker:
                 try:
                     for block in generation.blocks():
                         wrote += len(block)
-                        yield block
+                        yield formula, block
                 except GeneratorRejected as exc:
                     if wrote or not task.members:
                         raise
@@ -302,22 +326,6 @@ class Worker:
                 formula, result.structures, result.wall_seconds, wrote,
                 cpu_seconds=result.cpu_seconds,
             ))  # fmt: skip
-
-    def _record(
-        self,
-        task: Task,
-        formula: str,
-        lease: Lease,
-        started: datetime,
-        status: str,
-        error: str | None,
-    ) -> TaskRecord:
-        return TaskRecord(
-            job=self.job, task=task.key, formula=formula, worker=self.consumer,
-            started=started, finished=utcnow(), generator_seconds=0.0, write_seconds=0.0,
-            structures=0, parts=0, raw_bytes=0, compressed_bytes=0, status=status,
-            error=error, attempts=lease.attempt,
-        )  # fmt: skip
 
 
 class _JobFaultUnlogged(logging.Filter):
@@ -340,7 +348,7 @@ def _quiet_job_faults() -> None:
         logger.addFilter(_JobFaultUnlogged())
 
 
-def drain(redis_url: str | None, job: str) -> RecordBatch:
+def drain(redis_url: str | None, job: str, screen_processes: int = 1) -> RecordBatch:
     """The Dask task: one per worker process, returns the records it made final.
 
     `redis_url` None means: the worker's own `CLOUDSURGE_REDIS_URL` (pods get the in-cluster
@@ -350,4 +358,5 @@ def drain(redis_url: str | None, job: str) -> RecordBatch:
 
     _quiet_job_faults()
     url = required_url(redis_url or Settings.build().redis_url, "a drain")
-    return RecordBatch(tuple(Worker(url, job, report=worker_report()).run()))
+    worker = Worker(url, job, report=worker_report(), screen_processes=screen_processes)
+    return RecordBatch(tuple(worker.run()))

@@ -60,7 +60,8 @@ RUN set -eu; \
     find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-debug {} +; \
     "$site"/cloudsurge_dask/bin/cloudsurge-surge -u C6H6; \
     python -c 'import cloudsurge_dask.cli, cloudsurge_dask.worker, cloudsurge_dask.job, distributed, gcsfs, bokeh'; \
-    python -c 'import io, pandas as pd; f = pd.DataFrame({"a": [1]}); assert pd.read_parquet(io.BytesIO(f.to_parquet())).equals(f)'
+    python -c 'import io, pandas as pd; f = pd.DataFrame({"a": [1]}); assert pd.read_parquet(io.BytesIO(f.to_parquet())).equals(f)'; \
+    python -c 'from cloudsurge_dask.screen import Screener, ScreenSpec; s = ("np_likeness >= -5", "sa_score <= 10", "qed >= 0", "catalog brenk"); out, t = Screener(ScreenSpec(s, stereo=True)).screen([b"CC(O)CN"]); assert t.kept == 1 and t.stored == 2, t'
 
 FROM ${PYTHON_IMAGE} AS runtime
 # libnauty2: the engine's shared library; tini: PID 1 that reaps generator subprocesses.

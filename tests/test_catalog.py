@@ -246,12 +246,13 @@ def test_ls_matches_the_records(smiles_job: Job) -> None:
     result = CliRunner().invoke(main, ["ls", smiles_job.job, "--output", smiles_job.output])
     assert result.exit_code == 0, result.stderr
     header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert header == ["formula", "task", "status", "structures", "parts"]
+    assert header == ["formula", "task", "status", "structures", "parts", "generated"]
     frame = smiles_job.records
     sums = frame.groupby("formula")[["structures", "parts"]].sum()
     assert sorted(r[0] for r in rows) == sorted(sums.index)
-    for formula, task, status, structures, parts in rows:
+    for formula, task, status, structures, parts, generated in rows:
         assert (int(structures), int(parts)) == tuple(sums.loc[formula]), formula
+        assert generated == structures  # nothing screened
         assert status == (REJECTED if formula == "C2" else OK)
         tasks = smiles_job.tasks(formula)
         assert task == (tasks[0] if len(tasks) == 1 else f"{tasks[0]}..{tasks[-1]}")

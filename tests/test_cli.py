@@ -18,7 +18,8 @@ from cloudsurge_dask.settings import STORED, JobMeta, Settings
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWN_FLAGS = {"run": {"--resume", "--quiet"}, "formulae": {"--out"}, "export": {"--to"},
              "manifests": {"--out"}, "cat": {"--limit", "--sample", "--seed"},
-             "ls": {"--sort"}}  # fmt: skip
+             "ls": {"--sort"}, "plan": {"--samples", "--seed", "--json"},
+             "verify": {"--deep", "--rescreen", "--seed"}}  # fmt: skip
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -87,8 +88,8 @@ def test_help_groups_the_flags_and_shows_types_defaults_and_variables() -> None:
     code, out, _ = invoke("run", "--help")
     assert code == 0
     sections = re.findall(r"^(\w+):$", out, re.M)
-    assert sections == ["Options", "Formulae", "Queue", "Generator", "Output", "Cluster",
-                        "Kubernetes"]  # fmt: skip
+    assert sections == ["Options", "Formulae", "Queue", "Generator", "Screening", "Output",
+                        "Cluster", "Kubernetes"]  # fmt: skip
     kubernetes = out.split("\nKubernetes:\n", 1)[1]
     assert "--pods INTEGER" in kubernetes and "--workers" not in kubernetes
     assert "--codec [zst|gz|zip]" in out

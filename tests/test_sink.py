@@ -164,19 +164,19 @@ def test_full_parts_are_stored_while_generation_goes_on() -> None:
     assert [p.structures for p in manifest.parts] == [100, 100, 60]
 
 
-def test_before_commit_can_veto_the_manifest() -> None:
+def test_parts_are_uncommitted_until_the_manifest_is() -> None:
+    """write_parts stores parts and says what it stored; nothing is committed until the
+    caller, having checked the counts, commits the manifest."""
     store = open_store(f"memory://job-{uuid.uuid4().hex}")
-    seen: list[Manifest] = []
-
-    def disagree(manifest: Manifest) -> None:
-        seen.append(manifest)
-        raise RuntimeError("generator reported 41")
-
-    with pytest.raises(RuntimeError, match="reported 41"):
-        Sink(store, get_codec("zst"), 10).write_task(Task("C5H12"), [lines(40)], disagree)
-    assert seen[0].structures == 40 and len(seen[0].parts) == 4
+    sink = Sink(store, get_codec("zst"), 10)
+    written = sink.write_parts(Task("C5H12"), [lines(40)])
+    assert written.structures == 40 and len(written.parts) == 4
     assert not store.exists(manifest_path("C5H12"))
     assert len(verify_job(store).orphans) == 4
+    committed = sink.commit(written)
+    assert Manifest.from_json(store.read_bytes(manifest_path("C5H12"))) == committed
+    report = verify_job(store)
+    assert report.ok and not report.orphans and report.structures == 40
 
 
 # -- the store --------------------------------------------------------------------------------
