@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from rdkit import Chem, rdBase
-from rdkit.Chem import Descriptors
+from rdkit.Chem.Descriptors import MolWt  # type: ignore[attr-defined]
 from rdkit.Contrib.NP_Score import npscorer
 
 from cloudsurge_dask.engine import engine_path
@@ -96,7 +96,7 @@ def test_screened_run_on_dask_with_screening_processes(tmp_path: Path) -> None:
     for formula, structures, generated in frame[["formula", "structures", "generated"]].values:
         lines = engine_lines(formula)
         mols = [Chem.MolFromSmiles(s) for s in lines]
-        keep = [m for m in mols if npscorer.scoreMol(m, model) >= 0 and Descriptors.MolWt(m) < 130]
+        keep = [m for m in mols if npscorer.scoreMol(m, model) >= 0 and MolWt(m) < 130]
         assert (structures, generated) == (len(keep), len(lines)), formula
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems
