@@ -52,7 +52,6 @@ TIMING_RUNS = 150
 SEED = 20240611
 
 
-
 def fit_counts(
     raw: np.ndarray, counts: np.ndarray, weights: np.ndarray | None = None
 ) -> list[float]:

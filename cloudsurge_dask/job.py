@@ -40,7 +40,7 @@ from .ledger import (
     write_ledger,
 )
 from .outcome import Outcome, save_finished
-from .plan import PlanOptions, plan_tasks
+from .plan import SCREEN_WEIGHT, PlanOptions, plan_tasks
 from .progress import ProgressView
 from .records import TaskRecord, records_frame, utcnow
 from .redisclient import connect, redacted_url
@@ -76,6 +76,7 @@ def enqueue(
         settings.shard_structures,
         settings.shard_formulae,
         drains=expected_drains(settings),
+        weight=SCREEN_WEIGHT if settings.screening.active else 1,
     )
     estimates = [float(e) for e in estimate_many(list(formulae))] if formulae else []
     plan = plan_tasks(formulae, options, estimates)

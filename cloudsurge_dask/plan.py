@@ -19,6 +19,7 @@ MIN_SLICE = 1_000_000  # below this a slice costs more in start-up than it saves
 SLICES_PER_DRAIN = 4  # the estimate can be off by 2x or more: leave room to even out
 MIN_SHARD = 10_000  # a shard's formulae still run in one process: keep it worth one task
 SHARDS_PER_DRAIN = 8  # shards come last in the queue: small enough to even out the tail
+SCREEN_WEIGHT = 100  # a screened structure costs 100 to 3,000 times its generation
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,21 @@ class PlanOptions:
     shard_structures: int = 0  # 0: never shard
     shard_formulae: int = 256
     drains: int = 0  # when known, slices shrink so the largest task is ~1/4 of a drain's share
+    weight: int = 1  # what a structure costs, in generations of one (SCREEN_WEIGHT: screened)
 
     def targets(self, total: float) -> tuple[int, int]:
-        """(split, shard) structure targets for a job of `total` estimated structures."""
-        split, shard = self.split_structures, self.shard_structures
+        """(split, shard) structure targets for a job of `total` estimated structures; a
+        screened job's tasks hold `weight` times fewer structures, so they take about as
+        long as an unscreened job's."""
+        split = self.split_structures // self.weight if self.split_structures else 0
+        shard = self.shard_structures // self.weight if self.shard_structures else 0
         if self.drains:
             share = total / self.drains
             if split:
-                split = int(min(split, max(share / SLICES_PER_DRAIN, MIN_SLICE)))
+                split = int(min(split, max(share / SLICES_PER_DRAIN, MIN_SLICE // self.weight)))
             if shard:
-                shard = int(min(shard, max(share / SHARDS_PER_DRAIN, MIN_SHARD)))
-        return split, shard
+                shard = int(min(shard, max(share / SHARDS_PER_DRAIN, MIN_SHARD // self.weight)))
+        return max(split, 1) if split else 0, max(shard, 1) if shard else 0
 
 
 def plan_tasks(

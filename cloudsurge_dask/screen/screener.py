@@ -88,7 +88,8 @@ def load_plugin(reference: str) -> Plugin:
     return function
 
 
-def _test(screen: Screen) -> Test:
+def compile_screen(screen: Screen) -> Test:
+    """The check of one screen, its pattern, catalog or model built now."""
     from rdkit import Chem
 
     if screen.kind is ScreenKind.RANGE:
@@ -116,7 +117,7 @@ class Screener:
         rdBase.DisableLog("rdApp.*")  # an unparsable structure is counted, not logged
         self.spec = spec
         screens = spec.parsed()
-        self._order = [(i, _test(screens[i])) for i in evaluation_order(screens)]
+        self._order = [(i, compile_screen(screens[i])) for i in evaluation_order(screens)]
         self._plugin = load_plugin(spec.plugin) if spec.plugin else None
         self._plugin_index = len(screens)
         self._parse = Chem.MolFromSmiles
