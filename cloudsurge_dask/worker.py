@@ -116,6 +116,9 @@ class Worker:
         heartbeat = Heartbeat(self.queue, self.consumer, max(lease_seconds / 3, 0.05))
         held: list[Lease] = []
         try:
+            if self.screening is not None:
+                with contextlib.suppress(ScreenError):  # the first task then says why
+                    self.screening.start()
             while self.queue.stop_requested() is None:
                 held = self.queue.lease(self.consumer, self.settings.batch_size)
                 if not held:

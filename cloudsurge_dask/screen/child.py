@@ -1,7 +1,8 @@
 """A screening process: `python -m cloudsurge_dask.screen.child`, started by the stage.
 
-Reads its ScreenSpec, then chunks of SMILES lines from stdin, and answers each with
-("ok", (kept bytes, tally)) or ("error", message) on stdout; ends at the end of its input.
+Reads its ScreenSpec and says ("ready", None) once its screens are built; then reads chunks
+of SMILES lines from stdin and answers each with ("ok", (kept bytes, tally)) or ("error",
+message) on stdout; ends at the end of its input.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> None:
     except CloudSurgeError as exc:
         send(sink, ("error", str(exc)))
         return
+    send(sink, ("ready", None))
     while True:
         try:
             lines = receive(source)

@@ -80,6 +80,10 @@ class _Child:
         except (BrokenPipeError, OSError):
             raise ScreenError(self._gone()) from None
 
+    def ready(self) -> None:
+        """Wait until its screens are built (or raise why they cannot be)."""
+        self.result()
+
     def result(self) -> tuple[bytes, Tally]:
         try:
             kind, value = receive(self.output)
@@ -144,14 +148,31 @@ class ScreenStage:
         self._children: list[_Child] = []
         self.tallies: dict[str, Tally] = {}
 
+    def start(self) -> None:
+        """Build the screens now (the models load, the children start, in parallel), so that
+        the first task does not pay for it; `run` starts them itself otherwise."""
+        if self.processes == 1:
+            if self._inline is None:
+                self._inline = Screener(self.spec)
+            return
+        if not self._children:
+            children = [_Child(self.spec) for _ in range(self.processes)]
+            try:
+                for child in children:
+                    child.ready()
+            except ScreenError:
+                for child in children:
+                    child.close(kill=True)
+                raise
+            self._children = children
+
     def _tally(self, formula: str, tally: Tally) -> None:
         self.tallies.setdefault(formula, Tally(removed=[0] * len(self.spec.labels))).add(tally)
 
     def run(self, tagged: Iterable[tuple[str, bytes | bytearray]]) -> Iterator[bytes]:
         self.tallies = {}
-        if self.processes == 1:
-            if self._inline is None:
-                self._inline = Screener(self.spec)
+        self.start()
+        if self._inline is not None:
             for formula, lines in _lines(tagged):
                 out, tally = self._inline.screen(lines)
                 self._tally(formula, tally)
@@ -161,8 +182,6 @@ class ScreenStage:
         yield from self._parallel(tagged)
 
     def _parallel(self, tagged: Iterable[tuple[str, bytes | bytearray]]) -> Iterator[bytes]:
-        if not self._children:
-            self._children = [_Child(self.spec) for _ in range(self.processes)]
         flight: collections.deque[tuple[str, _Child]] = collections.deque()
         done = False
         try:
