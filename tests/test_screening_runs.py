@@ -104,7 +104,7 @@ def test_screened_run_on_dask_with_screening_processes(tmp_path: Path) -> None:
     model = npscorer.readNPModel()
     sums = frame.groupby("formula")[["structures", "generated"]].sum()
     for formula, (structures, generated) in sums.iterrows():
-        lines = engine_lines(formula)
+        lines = engine_lines(str(formula))
         mols = [Chem.MolFromSmiles(s) for s in lines]
         keep = [m for m in mols if npscorer.scoreMol(m, model) >= 0 and MolWt(m) < 130]
         assert (structures, generated) == (len(keep), len(lines)), formula
