@@ -237,20 +237,25 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
 @main.command()
 @settings_for("plan")
 @click.option(
-    "--samples", type=click.IntRange(min=10), default=2000, show_default=True,
+    "--samples", type=click.IntRange(min=10), default=500, show_default=True,
     help="Structures screened per sampled formula.",
+)  # fmt: skip
+@click.option(
+    "--draws", type=click.IntRange(min=1), default=60, show_default=True,
+    help="Formulae drawn (in proportion to their estimated size) and generated for real.",
 )  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
 @friendly
-def plan(samples: int, seed: int, as_json: bool, **values: Any) -> None:
+def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> None:
     """What the `run` with these flags would generate, keep, store and cost, before it runs.
 
-    Formulae are made as `run` makes them; a few of them (the largest, some small ones) are
-    generated for real (one -m slice of a large one) with the job's options, and a sample of
-    their structures screened with the job's screens: pass rates, microseconds per structure,
-    then the projected kept structures, bytes, CPU-hours and wall time on the cluster the
-    flags describe (--workers, or --pods x --processes-per-pod with --cluster kubernetes).
+    Formulae are made as `run` makes them; some of them (drawn in proportion to their
+    estimated size) are generated for real (one -m slice of a large one) with the job's
+    options, and a sample of their structures screened with the job's screens: pass rates,
+    microseconds per structure, then the projected kept structures, bytes, CPU-hours and wall
+    time on the cluster the flags describe (--workers, or --pods x --processes-per-pod with
+    --cluster kubernetes). Writes nothing.
     """
     import json
 
@@ -264,7 +269,7 @@ def plan(samples: int, seed: int, as_json: bool, **values: Any) -> None:
         settings.workers
     )  # fmt: skip
     cores = drains * (screen_processes(settings, kind) if settings.screening.active else 1)
-    found = preview(settings, chosen, cores, samples=samples, seed=seed)
+    found = preview(settings, chosen, cores, samples=samples, draws=draws, seed=seed)
     click.echo(json.dumps(found.to_dict(), indent=1) if as_json else found.text())
 
 

@@ -18,7 +18,7 @@ from cloudsurge_dask.settings import STORED, JobMeta, Settings
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWN_FLAGS = {"run": {"--resume", "--quiet"}, "formulae": {"--out"}, "export": {"--to"},
              "manifests": {"--out"}, "cat": {"--limit", "--sample", "--seed"},
-             "ls": {"--sort"}, "plan": {"--samples", "--seed", "--json"},
+             "ls": {"--sort"}, "plan": {"--samples", "--draws", "--seed", "--json"},
              "verify": {"--deep", "--rescreen", "--seed"}}  # fmt: skip
 
 

@@ -1,13 +1,14 @@
 """`plan`: what a run will cost before it is paid for, from real structures.
 
-The size model estimates each formula's structures; a few formulae (the largest, and some
-small ones drawn at random) are then really generated, one `-m` slice each when large, with
-the job's own options. That measures how far the options take the estimate (a factor applied
-to every formula), the generator's time per structure, and, screening a sample of each
-slice's structures with the job's own Screener, each screen's pass rate (alone), the
-combined pass rate, the stereoisomers per kept structure, and the microseconds per
-structure. Each formula takes the rates of the sampled formula nearest to it in size. Kept
-structures, bytes, CPU-hours and the wall time on the configured cluster follow.
+The size model estimates each formula's structures; formulae drawn with probability
+proportional to that size (with replacement) are then really generated, one `-m` slice each
+when large, with the job's own options. That measures how far the options take the estimate
+(a factor applied to every formula), the generator's time per structure, and, screening a
+sample of each slice's structures with the job's own Screener, each screen's pass rate
+(alone), the combined pass rate, the stereoisomers per kept structure, and the microseconds
+per structure. The mean over the draws (each weighted by how far the size model was off for
+its formula) estimates the job's rates; kept structures, bytes, CPU-hours and the wall time
+on the configured cluster follow.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..settings import Settings
 from ..task import Task
 from .screener import Screener
 
+START_SECONDS = 0.002  # a generator process's start and end (a screened task runs one per formula)
 SLICE_TARGET = 40_000  # structures generated per sampled slice (one -m slice of a large formula)
 
 
@@ -42,9 +44,10 @@ class Sample:
     kept: int
     stored: int
     passes: list[int]  # per screen, alone
-    generator_us: float
+    generator_us: float  # per structure, beyond the process's start
     screen_us: float
     stored_bytes: int  # compressed, of the kept sample's output
+    start_seconds: float = 0.0  # the generator process's wall time, all of it
 
 
 @dataclass
@@ -90,15 +93,6 @@ class Preview:
         return "\n".join(lines)
 
 
-def _chosen(formulae: Sequence[Formula], sizes: Sequence[float], large: int, small: int,
-            seed: int) -> list[int]:  # fmt: skip
-    order = sorted(range(len(formulae)), key=lambda i: -sizes[i])
-    picked = order[:large]
-    rest = order[large:]
-    picked += random.Random(seed).sample(rest, min(small, len(rest)))
-    return picked
-
-
 def _sample(settings: Settings, executable: str, screener: Screener | None, formula: Formula,
             size: float, count: int, seed: int) -> Sample | None:  # fmt: skip
     """None for a formula the generator refuses (it has no structures to sample)."""
@@ -132,50 +126,58 @@ def _sample(settings: Settings, executable: str, screener: Screener | None, form
     compressed = len(get_codec(settings.codec).compress(out, "sample.smi")) if out else 0
     return Sample(
         formula.hill, mod, result.structures, len(chosen), kept, stored, passes,
-        seconds / max(result.structures, 1) * 1e6, screen_us, compressed,
+        max(seconds - START_SECONDS, 0.0) / max(result.structures, 1) * 1e6, screen_us,
+        compressed, seconds,
     )  # fmt: skip
 
 
-def preview(settings: Settings, formulae: Sequence[Formula], cores: int, *, samples: int = 2000,
-            large: int = 3, small: int = 5, seed: int = 0) -> Preview:  # fmt: skip
-    """Sample, measure and project the job these settings and formulae describe."""
+def preview(settings: Settings, formulae: Sequence[Formula], cores: int, *, samples: int = 500,
+            draws: int = 60, seed: int = 0) -> Preview:  # fmt: skip
+    """Sample, measure and project the job these settings and formulae describe.
+
+    `draws` formulae are drawn with probability proportional to their estimated size (with
+    replacement): a job's kept structures are the sum of each formula's structures times its
+    pass rate, and the mean pass rate over such draws estimates it without bias, whichever
+    formulae the screens favour (Hansen-Hurwitz)."""
     sizes = [float(e) for e in estimate_many(list(formulae))]
     executable = resolve_executable(settings.surge)
     spec = settings.screening
     screener = Screener(spec) if spec.active else None
-    picked = _chosen(formulae, sizes, large, small, seed)
-    drawn = [
-        (i, _sample(settings, executable, screener, formulae[i], sizes[i], samples, seed + i))
-        for i in picked
-    ]
-    taken = [(i, s) for i, s in drawn if s is not None]
+    picked = random.Random(seed).choices(range(len(formulae)), weights=sizes, k=draws)
+    measured: dict[int, Sample | None] = {}
+    for i in dict.fromkeys(picked):
+        measured[i] = _sample(
+            settings, executable, screener, formulae[i], sizes[i], samples, seed + i
+        )
+    taken = [(i, sample) for i, sample in ((i, measured[i]) for i in picked) if sample]
+    distinct = [(i, s) for i, s in measured.items() if s is not None]
     if not taken:
         raise ConfigError("plan: the generator refused every sampled formula")
-    measured = sum(s.generated * s.mod for _, s in taken)
-    factor = measured / max(sum(sizes[i] for i, _ in taken), 1.0)
-    generated = kept = stored = size = cpu = 0.0
-    for i, value in enumerate(sizes):
-        near = min(taken, key=lambda pair: abs(math.log1p(sizes[pair[0]]) - math.log1p(value)))[1]
-        made = value * factor
-        if i in picked:  # measured (0 if refused)
-            made = float(sum(s.generated * s.mod for j, s in taken if j == i))
-        rate = near.kept / max(near.screened, 1)
-        expand = near.stored / max(near.kept, 1)
-        generated += made
-        kept += made * rate
-        stored += made * rate * expand
-        size += made * rate * expand * near.stored_bytes / max(near.stored, 1)
-        cpu += made * (near.generator_us + near.screen_us) / 1e6
-    screened = sum(s.screened for _, s in taken)
-    rates = [sum(s.passes[k] for _, s in taken) / max(screened, 1) for k in range(len(spec.labels))]
-    weight = max(sum(s.screened for _, s in taken), 1)
+    factor = sum(s.generated * s.mod for _, s in distinct) / max(
+        sum(sizes[i] for i, _ in distinct), 1.0
+    )
+    generated = sum(sizes) * factor
+    # each draw weighs what the size model got wrong about its formula (measured / estimated),
+    # so the rates are those of the structures, not of the model's idea of them
+    weights = [s.generated * s.mod / max(sizes[i], 1.0) for i, s in taken]
+
+    def mean(values: list[float]) -> float:
+        return sum(w * v for w, v in zip(weights, values, strict=True)) / max(sum(weights), 1e-12)
+
+    samples_ = [s for _, s in taken]
+    rate = mean([s.kept / max(s.screened, 1) for s in samples_])
+    stored_rate = mean([s.stored / max(s.screened, 1) for s in samples_])
+    per_stored = sum(s.stored_bytes for s in samples_) / max(sum(s.stored for s in samples_), 1)
+    screen_us = mean([s.screen_us for s in samples_])
+    generator_us = mean([s.generator_us for s in samples_])
+    cpu = generated * (screen_us + generator_us) / 1e6 + len(formulae) * START_SECONDS
+    rates = [
+        mean([s.passes[k] / max(s.screened, 1) for s in samples_]) for k in range(len(spec.labels))
+    ]
     return Preview(
         formulae=len(formulae), estimated_generated=sum(sizes), option_factor=factor,
-        generated=generated, kept=kept, stored=stored, bytes=size, cpu_hours=cpu / 3600,
-        cores=cores, wall_hours=cpu / 3600 / max(cores, 1), screens=list(spec.labels),
-        pass_rates=rates,
-        screen_us=sum(s.screen_us * s.screened for _, s in taken) / weight,
-        generator_us=sum(s.generator_us * s.generated for _, s in taken)
-        / max(sum(s.generated for _, s in taken), 1),
-        samples=[s for _, s in taken],
+        generated=generated, kept=generated * rate, stored=generated * stored_rate,
+        bytes=generated * stored_rate * per_stored, cpu_hours=cpu / 3600, cores=cores,
+        wall_hours=cpu / 3600 / max(cores, 1), screens=list(spec.labels), pass_rates=rates,
+        screen_us=screen_us, generator_us=generator_us, samples=[s for _, s in distinct],
     )  # fmt: skip
