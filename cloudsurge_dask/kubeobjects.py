@@ -34,6 +34,7 @@ WORKER_SERVICE_ACCOUNT = "cloudsurge-worker"  # Kubernetes SA bound to the Googl
 LABELS = {"app.kubernetes.io/part-of": "cloudsurge"}
 
 
+
 def _manifests_only(default: Any, help: str, kind: Any = click.STRING, **more: Any) -> Any:
     """A setting only the `manifests` subcommand takes (help group Kubernetes)."""
     return setting(default, help, kind, ("manifests",), "Kubernetes", **more)
@@ -54,8 +55,7 @@ class KubeValues:
         None, "StorageClass of the Redis volume.", shown_default="the cluster's default"
     )
     gcp_service_account: str | None = _manifests_only(
-        None,
-        f"Google service account for Workload Identity; renders the "
+        None, f"Google service account for Workload Identity; renders the "
         f"'{WORKER_SERVICE_ACCOUNT}' Kubernetes service account (then run with "
         f"--service-account {WORKER_SERVICE_ACCOUNT}).",
     )

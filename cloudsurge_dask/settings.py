@@ -122,305 +122,159 @@ class Settings:
     """Everything a run needs to know; see `python -m cloudsurge_dask run --help`."""
 
     max_heavy_atoms: int = setting(
-        6,
-        "Enumerate every formula with 1..N heavy atoms.",
-        click.IntRange(1, MAX_HEAVY_ATOMS),
-        FORMULAE,
-        "Formulae",
-        stored=True,
+        6, "Enumerate every formula with 1..N heavy atoms.",
+        click.IntRange(1, MAX_HEAVY_ATOMS), FORMULAE, "Formulae", stored=True,
     )
     elements: tuple[str, ...] = setting(
-        DEFAULT_ELEMENTS,
-        "Heavy elements of the formula set, comma separated.",
-        ElementList(),
-        FORMULAE,
-        "Formulae",
-        stored=True,
+        DEFAULT_ELEMENTS, "Heavy elements of the formula set, comma separated.",
+        ElementList(), FORMULAE, "Formulae", stored=True,
     )
     formulae: str | None = setting(
-        None,
-        "Read formulae from this file or URL (one per line, # comments) instead of CDK.",
-        click.Path(),
-        FORMULAE,
-        "Formulae",
-        stored=True,
+        None, "Read formulae from this file or URL (one per line, # comments) instead of CDK.",
+        click.Path(), FORMULAE, "Formulae", stored=True,
     )
     redis_url: str | None = setting(
-        None,
-        "Redis URL of the queue (redis://:PASSWORD@HOST:PORT/DB); put it in the variable, "
-        "so its password does not show in `ps`.",
-        TEXT,
-        REDIS,
-        "Queue",
+        None, "Redis URL of the queue (redis://:PASSWORD@HOST:PORT/DB); put it in the variable, "
+        "so its password does not show in `ps`.", TEXT, REDIS, "Queue",
         shown_default="embedded private redis-server (random port and password)",
     )
     lease_seconds: float = setting(
-        60.0,
-        "A task whose worker stops renewing it for this long is taken over.",
-        click.FloatRange(min=0, min_open=True),
-        QUEUED,
-        "Queue",
-        stored=True,
+        60.0, "A task whose worker stops renewing it for this long is taken over.",
+        click.FloatRange(min=0, min_open=True), QUEUED, "Queue", stored=True,
     )
     max_attempts: int = setting(
-        3,
-        "Tries per task before it is recorded as failed.",
-        POSITIVE,
-        QUEUED,
-        "Queue",
+        3, "Tries per task before it is recorded as failed.", POSITIVE, QUEUED, "Queue",
         stored=True,
     )
     batch_size: int = setting(
-        4,
-        "Tasks a worker leases at once.",
-        POSITIVE,
-        QUEUED,
-        "Queue",
-        stored=True,
+        4, "Tasks a worker leases at once.", POSITIVE, QUEUED, "Queue", stored=True,
     )
     split_structures: int = setting(
-        20_000_000,
-        "Split a formula estimated above this many structures into `-m res/mod` "
+        20_000_000, "Split a formula estimated above this many structures into `-m res/mod` "
         "slices of about this size (0: never); smaller when a quarter of one drain's share of "
-        "the whole job is smaller (but not below 1,000,000).",
-        COUNT,
-        QUEUED,
-        "Queue",
+        "the whole job is smaller (but not below 1,000,000); a screened job's tasks are 100 "
+        "times smaller.", COUNT, QUEUED, "Queue",
         stored=True,
     )
     shard_structures: int = setting(
-        1_000_000,
-        "Group formulae estimated below this many structures into shards of about "
-        "this size sharing one set of parts (0: never).",
-        COUNT,
-        QUEUED,
-        "Queue",
+        1_000_000, "Group formulae estimated below this many structures into shards of about "
+        "this size sharing one set of parts (0: never).", COUNT, QUEUED, "Queue",
         stored=True,
     )
     shard_formulae: int = setting(
-        256,
-        "At most this many formulae in one shard.",
-        POSITIVE,
-        QUEUED,
-        "Queue",
+        256, "At most this many formulae in one shard.", POSITIVE, QUEUED, "Queue",
         stored=True,
     )
     surge: str | None = setting(
-        None,
-        "Generator executable.",
-        click.Path(dir_okay=False),
-        QUEUED,
-        "Generator",
-        stored=True,
-        shown_default="`surge` on PATH, else the built-in engine",
+        None, "Generator executable.", click.Path(dir_okay=False), QUEUED, "Generator",
+        stored=True, shown_default="`surge` on PATH, else the built-in engine",
     )
     surge_options: tuple[str, ...] = setting(
-        (),
-        f"Surge 2.0 filter options, e.g. '-T -P', each checked against the manual's syntax: "
+        (), f"Surge 2.0 filter options, e.g. '-T -P', each checked against the manual's syntax: "
         f"{SHOWN}; the output format and the splitting are the pipeline's own.",
-        GeneratorOptions(),
-        QUEUED,
-        "Generator",
-        stored=True,
+        GeneratorOptions(), QUEUED, "Generator", stored=True,
     )
     preset: str = setting(
-        "none",
-        "A named option line put before --surge-options; cloudsurge-production is the "
-        "reference system's '-P -T -B1,2,3,4,5,7,8,9 -t0 -f0'.",
-        click.Choice(tuple(PRESETS)),
-        QUEUED,
-        "Generator",
-        stored=True,
+        "none", "A named option line put before --surge-options; cloudsurge-production is the "
+        "reference system's '-P -T -B1,2,3,4,5,7,8,9 -t0 -f0'.", click.Choice(tuple(PRESETS)),
+        QUEUED, "Generator", stored=True,
     )
     generator_timeout: float = setting(
-        0.0,
-        "Kill a generator run after this many seconds (0: no limit).",
-        SECONDS,
-        QUEUED,
-        "Generator",
-        stored=True,
+        0.0, "Kill a generator run after this many seconds (0: no limit).", SECONDS, QUEUED,
+        "Generator", stored=True,
     )
     screen: tuple[str, ...] = setting(
-        (),
-        "Keep only structures for which this holds (repeatable: all must hold): 'NAME OP "
+        (), "Keep only structures for which this holds (repeatable: all must hold): 'NAME OP "
         "NUMBER' or 'NUMBER OP NAME OP NUMBER' (OP < <= > >=; NAME an RDKit descriptor such as "
         "MolWt, MolLogP, TPSA, NumHDonors, or np_likeness, sa_score, qed), 'require SMARTS', "
         "'exclude SMARTS', 'catalog NAME' (an RDKit FilterCatalog: pains, brenk, nih, zinc, "
-        "chembl...). " + PUSH_DOWN,
-        ScreenList(),
-        SCREENING,
-        "Screening",
-        stored=True,
+        "chembl...). " + PUSH_DOWN, ScreenList(), SCREENING, "Screening", stored=True,
         repeatable=True,
     )
     screen_unparsable: str = setting(
-        "drop",
-        "A structure RDKit cannot parse (counted as unparsable) is dropped, or kept unscreened.",
-        click.Choice(("drop", "keep")),
-        SCREENING,
-        "Screening",
-        stored=True,
+        "drop", "A structure RDKit cannot parse (counted as unparsable) is dropped, or kept "
+        "unscreened.", click.Choice(("drop", "keep")), SCREENING, "Screening", stored=True,
     )
     screen_plugin: str | None = setting(
-        None,
-        "Also keep only what this function keeps: it takes a list of SMILES and returns "
+        None, "Also keep only what this function keeps: it takes a list of SMILES and returns "
         "one boolean per SMILES (True keeps); imported once per worker process.",
-        PluginReference(),
-        SCREENING,
-        "Screening",
-        stored=True,
+        PluginReference(), SCREENING, "Screening", stored=True,
     )
     stereo: bool = setting(
-        False,
-        "Write every kept structure as its stereoisomers (RDKit, unassigned centres "
-        "only, isomeric SMILES), screened before they are expanded.",
-        click.BOOL,
-        SCREENING,
-        "Screening",
-        stored=True,
-        switch=True,
+        False, "Write every kept structure as its stereoisomers (RDKit, unassigned centres "
+        "only, isomeric SMILES), screened before they are expanded.", click.BOOL, SCREENING,
+        "Screening", stored=True, switch=True,
     )
     screen_processes: int = setting(
-        0,
-        "Screening processes per drain (0: the cores this drain may use: a machine's or "
-        "pod's cores shared among its drains).",
-        COUNT,
-        ("run", "worker"),
-        "Screening",
+        0, "Screening processes per drain (0: the cores this drain may use: a machine's or "
+        "pod's cores shared among its drains).", COUNT, ("run", "worker"), "Screening",
     )
     output: str = setting(
-        "./results",
-        "Output URL; the job's files go to OUTPUT/JOB/ (a folder, `gs://bucket/"
+        "./results", "Output URL; the job's files go to OUTPUT/JOB/ (a folder, `gs://bucket/"
         "prefix` through gcsfs with default credentials or the emulator at "
-        "STORAGE_EMULATOR_HOST, `memory://`).",
-        TEXT,
-        OUTPUT,
-        "Output",
+        "STORAGE_EMULATOR_HOST, `memory://`).", TEXT, OUTPUT, "Output",
     )
     part_size: int = setting(
-        10_000_000,
-        "At most this many structures per compressed part.",
-        POSITIVE,
-        QUEUED,
-        "Output",
-        stored=True,
+        10_000_000, "At most this many structures per compressed part.", POSITIVE, QUEUED,
+        "Output", stored=True,
     )
     format: str = setting(
-        SMILES.name,
-        "Structure format of the parts: SMILES lines (.smi) or SDfile records (.sdf, Surge's -F).",
-        click.Choice(tuple(FORMATS)),
-        QUEUED,
-        "Output",
-        stored=True,
+        SMILES.name, "Structure format of the parts: SMILES lines (.smi) or SDfile records "
+        "(.sdf, Surge's -F).", click.Choice(tuple(FORMATS)), QUEUED, "Output", stored=True,
     )
     codec: str = setting(
-        DEFAULT_CODEC,
-        "Part compression (gz: ISA-L gzip; zip: deflate, like the reference system's parts).",
-        click.Choice(CODECS),
-        QUEUED,
-        "Output",
-        stored=True,
+        DEFAULT_CODEC, "Part compression (gz: ISA-L gzip; zip: deflate, like the reference "
+        "system's parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
     )
     cluster: str = setting(
-        "local",
-        "Cluster kind.",
-        click.Choice(CLUSTER_KINDS),
-        RUN,
-        "Cluster",
+        "local", "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
     )
     scheduler: str | None = setting(
-        None,
-        "Address of an existing Dask scheduler to use instead of a new cluster.",
-        TEXT,
-        RUN,
-        "Cluster",
+        None, "Address of an existing Dask scheduler to use instead of a new cluster.", TEXT,
+        RUN, "Cluster",
     )
     workers: int = setting(
-        _cores,
-        "Local worker processes, one single-threaded drain each.",
-        POSITIVE,
-        RUN,
-        "Cluster",
-        shown_default="number of cores",
+        _cores, "Local worker processes, one single-threaded drain each.", POSITIVE, RUN,
+        "Cluster", shown_default="number of cores",
     )
     cluster_timeout: float = setting(
-        300.0,
-        "Seconds to wait for a cluster or scheduler before giving up (0: no limit).",
-        SECONDS,
-        RUN,
-        "Cluster",
+        300.0, "Seconds to wait for a cluster or scheduler before giving up (0: no limit).",
+        SECONDS, RUN, "Cluster",
     )
     image: str = setting(
-        "cloudsurge-dask-worker:latest",
-        "Worker image.",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "cloudsurge-dask-worker:latest", "Worker image.", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     namespace: str = setting(
-        "default",
-        "Namespace of every object.",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "default", "Namespace of every object.", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     pods: int = setting(2, "Worker pods.", POSITIVE, RUN, "Kubernetes")
     processes_per_pod: int = setting(
-        1,
-        "Worker processes (drains) per pod.",
-        POSITIVE,
-        RUN,
-        "Kubernetes",
+        1, "Worker processes (drains) per pod.", POSITIVE, RUN, "Kubernetes",
     )
     pod_cpu: str = setting(
-        "1",
-        "CPU request and limit per worker pod.",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "1", "CPU request and limit per worker pod.", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     pod_memory: str = setting(
-        "2Gi",
-        "Memory request and limit per worker pod.",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "2Gi", "Memory request and limit per worker pod.", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     pod_ephemeral_storage: str = setting(
-        "1Gi",
-        "Ephemeral-storage (scratch) request and limit per worker pod.",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "1Gi", "Ephemeral-storage (scratch) request and limit per worker pod.", TEXT,
+        KUBE_OBJECTS, "Kubernetes",
     )
     redis_secret: str = setting(
-        "cloudsurge-redis",
-        "Secret holding the Redis URL under key 'url' (and the server's "
-        "password under 'password').",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        "cloudsurge-redis", "Secret holding the Redis URL under key 'url' (and the server's "
+        "password under 'password').", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     storage_secret: str | None = setting(
-        None,
-        "Secret with a storage key file key.json (else Workload Identity).",
-        TEXT,
-        KUBE_OBJECTS,
-        "Kubernetes",
+        None, "Secret with a storage key file key.json (else Workload Identity).", TEXT,
+        KUBE_OBJECTS, "Kubernetes",
     )
     service_account: str | None = setting(
-        None,
-        "Service account of the worker pods (Workload Identity).",
-        TEXT,
-        RUN,
+        None, "Service account of the worker pods (Workload Identity).", TEXT, RUN,
         "Kubernetes",
     )
     adaptive_max: int = setting(
-        0,
-        "Scale adaptively up to this many pods (0: fixed size).",
-        COUNT,
-        RUN,
-        "Kubernetes",
+        0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
     )
 
     @classmethod

@@ -102,3 +102,4 @@ def validate_options(options: Iterable[str]) -> tuple[str, ...]:
         if problem is not None:
             raise ConfigError(f"--surge-options: {option!r} is refused: {problem}")
     return checked
+

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import logging
 import os
 import re
 import socket
@@ -34,6 +33,7 @@ from .formats import get_format
 from .generator import Generation, resolve_executable, takes_several_formulae
 from .heartbeat import Heartbeat
 from .jobqueue import JobQueue, Lease
+from .logfilter import quiet_dask_worker
 from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
 from .redisclient import required_url
 from .screen.screener import Tally
@@ -331,26 +331,6 @@ class Worker:
             ))  # fmt: skip
 
 
-class _JobFaultUnlogged(logging.Filter):
-    """Drops Dask's "Compute Failed" log (the error with its traceback) of a drain ended by
-    the job's storage or queue: the client stops the run and says why in one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not (
-            str(record.msg).startswith("Compute Failed")
-            and len(args) > 3
-            and str(args[0]).startswith("drain-")
-            and str(args[3]).startswith(("StorageError(", "QueueError("))
-        )
-
-
-def _quiet_job_faults() -> None:
-    logger = logging.getLogger("distributed.worker")
-    if not any(isinstance(f, _JobFaultUnlogged) for f in logger.filters):
-        logger.addFilter(_JobFaultUnlogged())
-
-
 def drain(redis_url: str | None, job: str, screen_processes: int = 1) -> RecordBatch:
     """The Dask task: one per worker process, returns the records it made final.
 
@@ -359,7 +339,7 @@ def drain(redis_url: str | None, job: str, screen_processes: int = 1) -> RecordB
     """
     from .dashboard import worker_report  # tells the scheduler's task page what runs here
 
-    _quiet_job_faults()
+    quiet_dask_worker()
     url = required_url(redis_url or Settings.build().redis_url, "a drain")
     worker = Worker(url, job, report=worker_report(), screen_processes=screen_processes)
     return RecordBatch(tuple(worker.run()))

@@ -159,6 +159,7 @@ def test_other_filters_reach_the_engine(tmp_path: Path, options: str) -> None:
     assert_counts(run_job(settings, list(expected), quiet=True), expected)
 
 
+
 @pytest.mark.parametrize(("heavy_atoms", "fmt"), [(6, "smiles"), (5, "sdf")])
 def test_whole_production_job_reproduces_every_count(
     tmp_path: Path, heavy_atoms: int, fmt: str
