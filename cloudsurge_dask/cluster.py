@@ -1,4 +1,5 @@
-"""The one place that knows which Dask cluster a run uses: local, a given scheduler, or Kubernetes.
+"""The one place that knows which Dask cluster a run uses: local, a given scheduler,
+Kubernetes, or Slurm (`slurm.py`).
 
 Everything else gets a `ClusterHandle`: a connected `Client` and how many drain tasks to
 submit (one per worker process). Start-up failures become `ClusterError`s that say what to
@@ -41,7 +42,9 @@ class ClusterHandle:
     client: Client
     drains: int
     dashboard: str | None
-    kind: str  # "local", "scheduler" or "kubernetes"
+    kind: str  # "local", "scheduler", "kubernetes" or "slurm"
+    # called with the client, the workers' Redis URL and the job before the drains start
+    setup: Callable[[Client, str | None, str], None] | None = None
 
 
 def expected_drains(settings: Settings) -> int:
@@ -49,7 +52,17 @@ def expected_drains(settings: Settings) -> int:
     for an existing scheduler, --workers stands in for its unknown worker count."""
     if settings.cluster == "kubernetes":
         return max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
+    if settings.cluster == "slurm":
+        return settings.slurm_jobs * settings.slurm_processes
     return settings.workers
+
+
+def prepare_cluster(settings: Settings) -> None:
+    """What must happen in the main thread before the cluster starts in another one."""
+    if settings.cluster == "slurm" and not settings.scheduler:
+        from .slurm import import_jobqueue
+
+        import_jobqueue()
 
 
 @contextmanager
@@ -60,6 +73,11 @@ def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
             yield handle
     elif settings.cluster == "kubernetes":
         with _kubernetes(settings) as handle:
+            yield handle
+    elif settings.cluster == "slurm":
+        from .slurm import slurm_cluster
+
+        with slurm_cluster(settings) as handle:
             yield handle
     else:
         with _local(settings) as handle:

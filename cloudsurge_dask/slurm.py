@@ -1,0 +1,250 @@
+"""`run --cluster slurm`: Dask workers in Slurm jobs through dask-jobqueue's `SLURMCluster`.
+
+The scheduler runs in the client process; each job starts `--slurm-processes` single-threaded
+workers, one drain each. Workers retire before the job's time limit (`--lifetime` with a
+stagger), and a plugin gives their leases back to the queue as they close, so the tasks in
+hand are taken over at once instead of after the lease timeout. A job that ends anyway
+(`scancel`, time limit, node failure) loses nothing: its leases expire and other drains take
+its tasks over. A keeper thread re-asks for the configured number of jobs every few seconds,
+so a job that ended is replaced (dask-jobqueue resubmits a job whose workers are gone).
+Closing the cluster (end of the run, Ctrl-C) cancels every job with `scancel`.
+
+The Redis URL reaches the workers as an argument of their drain task and of the plugin,
+through the scheduler's connection, never through a job script or the job's environment:
+`sbatch` runs without `CLOUDSURGE_REDIS_URL` even when the client has it set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dask.config
+from distributed import Client
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from .cluster import ClusterHandle
+from .dashboard import routes_config
+from .errors import ClusterError, ConfigError
+from .settings import Settings
+from .slurmscript import URL_VARIABLE, walltime_seconds
+
+log = logging.getLogger(__name__)
+
+KEEP_INTERVAL = 5.0  # seconds between the keeper's re-asks for the configured jobs
+
+
+def retirement(walltime: str) -> tuple[int, int]:
+    """Worker lifetime and stagger (seconds) for a time limit: workers retire between
+    `lifetime - stagger` and `lifetime + stagger`, which ends at least a margin of ~5 %
+    (at least 30 s, at most 5 min) before the limit, time enough to close."""
+    seconds = walltime_seconds(walltime)
+    margin = min(max(seconds // 10, 60), 600)
+    stagger = margin // 2
+    return seconds - margin - stagger, stagger
+
+
+def import_jobqueue() -> None:
+    """Import dask-jobqueue from the main thread, keeping this process's SIGINT handler:
+    dask-jobqueue installs its own as it is imported (which fails in any other thread, where
+    the cluster starts), and the run's handler must stay the one that stops it cleanly."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        import dask_jobqueue  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "--cluster slurm needs dask-jobqueue: pip install 'cloudsurge-dask[slurm]'"
+        ) from None
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+
+
+def _job_class() -> Any:
+    """dask-jobqueue's Slurm job whose `sbatch` never exports the client's Redis URL."""
+    import_jobqueue()
+    from dask_jobqueue.slurm import SLURMJob
+
+    class Job(SLURMJob):
+        submit_command = f"env -u {URL_VARIABLE} sbatch"
+
+    return Job
+
+
+def cluster_options(settings: Settings) -> dict[str, Any]:
+    """The `SLURMCluster` arguments of a run (also what its job script is made from)."""
+    if settings.slurm_processes > settings.slurm_cores:
+        raise ConfigError("--slurm-processes must not exceed --slurm-cores (one core per worker)")
+    lifetime, stagger = retirement(settings.slurm_walltime)
+    prologue = [settings.slurm_prologue] if settings.slurm_prologue else []
+    options: dict[str, Any] = {
+        "job_cls": _job_class(),
+        "name": "cloudsurge",
+        "job_name": "cloudsurge-dask",
+        # one thread per worker process: each runs one drain; the job books all its cores
+        "cores": settings.slurm_processes,
+        "processes": settings.slurm_processes,
+        "job_cpu": settings.slurm_cores,
+        "memory": settings.slurm_memory,
+        "walltime": settings.slurm_walltime,
+        "queue": settings.slurm_partition,
+        "account": settings.slurm_account,
+        "job_extra_directives": list(settings.slurm_directives),
+        "job_script_prologue": prologue,
+        "interface": settings.slurm_interface,
+        "log_directory": settings.slurm_log_directory,
+        "python": sys.executable,
+        "worker_extra_args": [
+            f"--lifetime={lifetime}s", f"--lifetime-stagger={stagger}s",
+            "--preload=cloudsurge_dask.preload",
+        ],
+        "scheduler_options": {"dashboard_address": ":0"},
+    }  # fmt: skip
+    return options
+
+
+class LeaseReturn(WorkerPlugin):
+    """Gives the leases of this worker process's drains back as the worker closes (it
+    retires before the time limit, or Slurm sends SIGTERM): the tasks are taken over at
+    once and no attempt is spent. Redis unreachable: nothing to do, the leases expire."""
+
+    name = "cloudsurge-lease-return"
+
+    def __init__(self, redis_url: str | None, job: str) -> None:
+        self.redis_url = redis_url
+        self.job = job
+
+    def teardown(self, worker: Any) -> None:
+        from .jobqueue import GROUP, JobQueue
+
+        if not self.redis_url:
+            return
+        prefix = f"{socket.gethostname()}-{os.getpid()}-"  # worker.consumer_name()
+        with contextlib.suppress(Exception):
+            queue = JobQueue.open(self.redis_url, self.job)
+            rows = queue.client.xpending_range(queue.stream_key, GROUP, "-", "+", 10_000)
+            mine = [str(r["message_id"]) for r in rows if str(r["consumer"]).startswith(prefix)]
+            queue.release(mine)
+
+
+def _job_ids(cluster: Any) -> list[str]:
+    return sorted(
+        (str(job.job_id) for job in list(cluster.workers.values()) if job.job_id), key=int
+    )
+
+
+class _Keeper:
+    """Prints the Slurm job ids as they are submitted and re-asks for the configured number
+    of jobs every few seconds, so that jobs that ended are replaced."""
+
+    def __init__(self, cluster: Any, jobs: int) -> None:
+        self._cluster, self._jobs = cluster, jobs
+        self._seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slurm-keeper", daemon=True)
+
+    def start(self) -> None:
+        self.report()
+        self._thread.start()
+
+    def report(self) -> None:
+        new = [job for job in _job_ids(self._cluster) if job not in self._seen]
+        if new:
+            self._seen.update(new)
+            print(f"Slurm jobs submitted: {' '.join(new)}", file=sys.stderr, flush=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(KEEP_INTERVAL):
+            with contextlib.suppress(Exception):
+                self._cluster.scale(jobs=self._jobs)
+                self.report()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=KEEP_INTERVAL + 5)
+
+    @property
+    def submitted(self) -> list[str]:
+        return sorted(self._seen, key=int)
+
+
+def _check_submission(cluster: Any) -> None:
+    """`sbatch --test-only` of the job script: a wrong partition, account or limit is one
+    clear error now instead of jobs that never start (scale() submits in the background)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sh") as script:
+        script.write(cluster.job_script())
+        script.flush()
+        env = {k: v for k, v in os.environ.items() if k != URL_VARIABLE}
+        try:
+            done = subprocess.run(
+                ["sbatch", "--test-only", script.name],
+                capture_output=True, text=True, env=env, timeout=60,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ClusterError(f"cannot run sbatch ({exc}): is Slurm installed here?") from None
+    if done.returncode != 0:
+        raise ClusterError(f"sbatch refuses the job: {_first_line(done.stderr or done.stdout)}")
+
+
+@contextmanager
+def slurm_cluster(settings: Settings) -> Iterator[ClusterHandle]:
+    """A SLURMCluster scaled to `--slurm-jobs`, its scheduler in this process; waits for a
+    first worker (bounded by --cluster-timeout); every job is cancelled on exit."""
+    options = cluster_options(settings)
+    from dask_jobqueue import SLURMCluster
+
+    try:
+        with dask.config.set(routes_config()):  # the in-process scheduler serves our page
+            cluster = SLURMCluster(**options)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ClusterError(f"could not start the Dask scheduler for Slurm: {exc}") from exc
+    keeper = _Keeper(cluster, settings.slurm_jobs)
+    try:
+        _check_submission(cluster)
+        cluster.scale(jobs=settings.slurm_jobs)
+        with Client(cluster) as client:
+            keeper.start()
+            try:
+                client.wait_for_workers(1, timeout=settings.cluster_timeout or None)
+            except TimeoutError:
+                raise ClusterError(
+                    f"no Dask worker connected within {settings.cluster_timeout:g} s "
+                    "(--cluster-timeout): see `squeue --me` (pending: partition or limits) and "
+                    "the jobs' output files (--slurm-log-directory)"
+                ) from None
+            keeper.report()
+
+            def setup(client: Client, url: str | None, job: str) -> None:
+                client.register_plugin(LeaseReturn(url, job))
+
+            drains = settings.slurm_jobs * settings.slurm_processes
+            yield ClusterHandle(client, drains, _dashboard(cluster), "slurm", setup)
+    finally:
+        keeper.stop()
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=60)
+        if keeper.submitted:
+            print(f"Slurm jobs cancelled: {' '.join(keeper.submitted)}", file=sys.stderr)
+
+
+def _dashboard(cluster: Any) -> str | None:
+    try:
+        return str(cluster.dashboard_link)
+    except (KeyError, AttributeError, ValueError):
+        return None
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return next((line for line in lines if "error" in line.lower()), lines[0] if lines else "?")
