@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SUBCOMMANDS = (
     "run", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls", "jobs",
-    "manifests",
+    "manifests", "sbatch-script",
 )  # fmt: skip
 SORTS = ("formula", "task", "status", "structures")  # `ls --sort`: catalog.Entry fields
 OWN = "Options"  # the help section of a subcommand's own flags (not settings)
@@ -396,3 +396,23 @@ def manifests(out: str, **values: Any) -> None:
 
     for path in write_objects(KubeValues(**values), out):
         click.echo(str(path))
+
+
+@job_command("sbatch-script")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Script file.")
+@click.option(
+    "--redis-url-file", required=True, type=click.Path(dir_okay=False),
+    help="File (mode 600, on a filesystem the nodes share) holding the Redis URL; each array "
+    "task reads it at run time, so the URL is never in the script or the job's environment.",
+)  # fmt: skip
+@click.option("--python", default=None, help="Python on the nodes.", show_default="this one")
+def sbatch_script(
+    job: str, out: str, redis_url_file: str, python: str | None, **values: Any
+) -> None:
+    """Render an sbatch array script that drains JOB (from `enqueue`) without Dask:
+    --slurm-jobs array tasks of --slurm-processes `worker` processes each; the last saves
+    records.parquet and job.json. Submit with `env -u CLOUDSURGE_REDIS_URL sbatch FILE`."""
+    from .slurmscript import write_array_script
+
+    settings = build_settings(values)
+    click.echo(str(write_array_script(settings, job, redis_url_file, out, python)))

@@ -11,12 +11,17 @@ here, so `settings.py` can use them without a cycle: the click types of the Slur
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import stat
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -96,9 +101,7 @@ def array_script(
 ) -> str:
     """The array script: `--slurm-jobs` tasks, each running `--slurm-processes` workers."""
     if settings.slurm_processes > settings.slurm_cores:
-        raise click.BadParameter(
-            "--slurm-processes must not exceed --slurm-cores (one core per worker)"
-        )
+        raise ConfigError("--slurm-processes must not exceed --slurm-cores (one core per worker)")
     python = python or sys.executable
     lines = ["#!/usr/bin/env bash", *header(settings, f"cloudsurge-{job}", settings.slurm_cores)]
     lines.append(f"#SBATCH --array=0-{settings.slurm_jobs - 1}")
@@ -130,3 +133,27 @@ def array_script(
         'exit "$status"',
     ]
     return "\n".join(lines) + "\n"
+
+
+def write_array_script(
+    settings: Settings, job: str, url_file: str, out: str, python: str | None = None
+) -> Path:
+    """Check the URL file (there, private to its owner), write the script, return its path."""
+    source = Path(url_file).expanduser().absolute()
+    try:
+        mode = source.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"--redis-url-file {source}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"--redis-url-file {source} is not a file")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"--redis-url-file {source} is readable by others: chmod 600 {source}"
+        )
+    target = Path(out)
+    try:
+        target.write_text(array_script(settings, job, str(source), python))
+        os.chmod(target, 0o755)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
+    return target
