@@ -279,6 +279,8 @@ class Settings:
         check(self)
         if self.scheduler and self.cluster != "local":
             raise ConfigError(f"--scheduler and --cluster {self.cluster} exclude each other")
+        if self.slurm_processes > self.slurm_cores:
+            raise ConfigError("--slurm-processes must not exceed --slurm-cores (a core each)")
 
     @property
     def generator_options(self) -> tuple[str, ...]:

@@ -81,8 +81,6 @@ def _job_class() -> Any:
 
 def cluster_options(settings: Settings) -> dict[str, Any]:
     """The `SLURMCluster` arguments of a run (also what its job script is made from)."""
-    if settings.slurm_processes > settings.slurm_cores:
-        raise ConfigError("--slurm-processes must not exceed --slurm-cores (one core per worker)")
     lifetime, stagger = retirement(settings.slurm_walltime)
     prologue = [settings.slurm_prologue] if settings.slurm_prologue else []
     options: dict[str, Any] = {
@@ -169,7 +167,8 @@ class _Keeper:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=KEEP_INTERVAL + 5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=KEEP_INTERVAL + 5)
 
     @property
     def submitted(self) -> list[str]:

@@ -100,8 +100,6 @@ def array_script(
     settings: Settings, job: str, url_file: str, python: str | None = None
 ) -> str:
     """The array script: `--slurm-jobs` tasks, each running `--slurm-processes` workers."""
-    if settings.slurm_processes > settings.slurm_cores:
-        raise ConfigError("--slurm-processes must not exceed --slurm-cores (one core per worker)")
     python = python or sys.executable
     lines = ["#!/usr/bin/env bash", *header(settings, f"cloudsurge-{job}", settings.slurm_cores)]
     lines.append(f"#SBATCH --array=0-{settings.slurm_jobs - 1}")
