@@ -203,11 +203,32 @@ def slurm_cluster(settings: Settings) -> Iterator[ClusterHandle]:
     options = cluster_options(settings)
     from dask_jobqueue import SLURMCluster
 
+    with _quiet_dask():
+        try:
+            with dask.config.set(routes_config()):  # the in-process scheduler serves our page
+                cluster = SLURMCluster(**options, silence_logs=False)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ClusterError(f"could not start the Dask scheduler for Slurm: {exc}") from exc
+        with _cancelled_at_end(cluster, settings) as handle:
+            yield handle
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """The in-process scheduler's INFO logs (a worker's connection closing as its job is
+    cancelled, with a traceback) are noise beside the run's own lines: errors only, until the
+    cluster is closed (SLURMCluster's own silencing ends before its close does)."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
-        with dask.config.set(routes_config()):  # the in-process scheduler serves our page
-            cluster = SLURMCluster(**options)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"could not start the Dask scheduler for Slurm: {exc}") from exc
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def _cancelled_at_end(cluster: Any, settings: Settings) -> Iterator[ClusterHandle]:
     keeper = _Keeper(cluster, settings.slurm_jobs)
     try:
         _check_submission(cluster)

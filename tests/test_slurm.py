@@ -139,9 +139,15 @@ class Lines:
             time.sleep(0.1)
         raise AssertionError(f"no line matching {pattern!r}:\n{self.text}")
 
+    def finish(self, process: subprocess.Popen[str], timeout: float) -> str:
+        """Wait for the child; its stdout (this thread reads only stderr)."""
+        process.wait(timeout)
+        self._thread.join(timeout=10)
+        assert process.stdout is not None
+        return process.stdout.read()
+
     @property
     def text(self) -> str:
-        self._thread.join(timeout=0)
         return "".join(self.lines)
 
 
@@ -194,7 +200,7 @@ def test_a_run_on_slurm_loses_nothing_when_a_job_is_cancelled(
         cancelled = slurm.run("scancel", jobs[0])
         assert cancelled.returncode == 0, cancelled.stderr
         cancelled_at = time.monotonic() - started
-        out, _ = process.communicate(timeout=300)
+        out = stderr.finish(process, 300)
     finally:
         if process.poll() is None:
             process.kill()
@@ -272,12 +278,16 @@ def test_the_sbatch_array_path_drains_a_job_without_dask(slurm: Slurm, tmp_path:
           file=sys.stderr)  # fmt: skip
 
 
-def test_ctrl_c_cancels_the_slurm_jobs(slurm: Slurm, tmp_path: Path) -> None:
+def test_ctrl_c_cancels_the_slurm_jobs_and_resume_finishes(
+    slurm: Slurm, tmp_path: Path
+) -> None:
     env = {**slurm.env, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    output = tmp_path / "out"
+    where = ["--cluster", "slurm", "--quiet", "--output", str(output), "--slurm-interface", "lo",
+             "--slurm-log-directory", str(tmp_path)]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "slurm", "--quiet",
-         "--max-heavy-atoms", "7", "--output", str(tmp_path / "out"), "--slurm-interface", "lo",
-         "--slurm-log-directory", str(tmp_path), "--shard-formulae", "16"],
+        [sys.executable, "-m", "cloudsurge_dask", "run", *where, "--max-heavy-atoms", "7",
+         "--shard-formulae", "16"],
         env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     stderr = Lines(process)
@@ -288,7 +298,7 @@ def test_ctrl_c_cancels_the_slurm_jobs(slurm: Slurm, tmp_path: Path) -> None:
             assert time.monotonic() < deadline and process.poll() is None, stderr.text
             time.sleep(0.02)
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=120)
+        stderr.finish(process, 120)
     finally:
         if process.poll() is None:
             process.kill()
@@ -300,6 +310,11 @@ def test_ctrl_c_cancels_the_slurm_jobs(slurm: Slurm, tmp_path: Path) -> None:
     while set(jobs) & set(slurm.queued()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not set(jobs) & set(slurm.queued())
+    job = stderr.wait_for(r"resume with: .* --resume (\S+)", 1).group(1)
+    resumed = cli(env, "run", "--resume", job, *where, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    records = pd.read_parquet(output / job / "records.parquet")
+    check_verify(env, job, output, check_counts(records, FORMULAE_7))
 
 
 @pytest.mark.parametrize(
