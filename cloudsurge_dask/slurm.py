@@ -43,11 +43,11 @@ KEEP_INTERVAL = 5.0  # seconds between the keeper's re-asks for the configured j
 
 
 def retirement(walltime: str) -> tuple[int, int]:
-    """Worker lifetime and stagger (seconds) for a time limit: workers retire between
-    `lifetime - stagger` and `lifetime + stagger`, which ends at least a margin of ~5 %
-    (at least 30 s, at most 5 min) before the limit, time enough to close."""
+    """Worker lifetime and stagger (seconds) for a time limit: with a margin of 10 % of it
+    (30 s to 10 min), each worker retires between two margins and one margin before the
+    limit, the workers of one job at different times, each with time left to close."""
     seconds = walltime_seconds(walltime)
-    margin = min(max(seconds // 10, 60), 600)
+    margin = min(max(seconds // 10, 30), 600)
     stagger = margin // 2
     return seconds - margin - stagger, stagger
 
