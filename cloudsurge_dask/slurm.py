@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,6 +41,10 @@ from .slurmscript import URL_VARIABLE, walltime_seconds
 log = logging.getLogger(__name__)
 
 KEEP_INTERVAL = 5.0  # seconds between the keeper's re-asks for the configured jobs
+# a drain whose worker died (retired, cancelled, timed out) always runs again elsewhere: it is
+# idempotent (its leases protect the tasks), and a long run outlives many jobs; and the
+# in-process scheduler serves our page
+RESCHEDULE = {"distributed.scheduler.allowed-failures": 1_000_000}
 
 
 def retirement(walltime: str) -> tuple[int, int]:
@@ -110,9 +115,15 @@ def cluster_options(settings: Settings) -> dict[str, Any]:
 
 
 class LeaseReturn(WorkerPlugin):
-    """Gives the leases of this worker process's drains back as the worker closes (it
-    retires before the time limit, or Slurm sends SIGTERM): the tasks are taken over at
-    once and no attempt is spent. Redis unreachable: nothing to do, the leases expire."""
+    """Hands this worker process's leases back as it retires or closes, so its tasks are
+    taken over at once (no attempt spent) instead of after the lease timeout.
+
+    Dask's graceful retirement (`--lifetime`) waits for the tasks in hand to finish, and a
+    drain only finishes with the job: left alone, a retiring worker would hold its drain
+    until Slurm kills it at the time limit. So when the worker starts retiring, its leases go
+    back (again every few tenths of a second, since the drain's thread may lease more until
+    the process ends) and the worker closes without waiting for its executor; the scheduler
+    reschedules the drain elsewhere. Redis unreachable: nothing to do, the leases expire."""
 
     name = "cloudsurge-lease-return"
 
@@ -120,7 +131,33 @@ class LeaseReturn(WorkerPlugin):
         self.redis_url = redis_url
         self.job = job
 
+    def setup(self, worker: Any) -> None:
+        threading.Thread(
+            target=self._watch, args=(worker,), name="cloudsurge-retire", daemon=True
+        ).start()
+
     def teardown(self, worker: Any) -> None:
+        self._give_back()
+
+    def _watch(self, worker: Any) -> None:
+        from distributed.core import Status
+
+        while worker.status not in (Status.closing_gracefully, Status.closing, Status.closed):
+            time.sleep(0.5)
+        if worker.status != Status.closing_gracefully:
+            return
+        threading.Thread(target=self._keep_giving_back, name="cloudsurge-give-back",
+                         daemon=True).start()  # fmt: skip
+        worker.loop.add_callback(
+            worker.close, executor_wait=False, nanny=True, reason="cloudsurge-retired"
+        )
+
+    def _keep_giving_back(self) -> None:
+        while True:
+            self._give_back()
+            time.sleep(0.3)
+
+    def _give_back(self) -> None:
         from .jobqueue import GROUP, JobQueue
 
         if not self.redis_url:
@@ -205,7 +242,7 @@ def slurm_cluster(settings: Settings) -> Iterator[ClusterHandle]:
 
     with _quiet_dask():
         try:
-            with dask.config.set(routes_config()):  # the in-process scheduler serves our page
+            with dask.config.set({**routes_config(), **RESCHEDULE}):
                 cluster = SLURMCluster(**options, silence_logs=False)
         except (OSError, RuntimeError, ValueError) as exc:
             raise ClusterError(f"could not start the Dask scheduler for Slurm: {exc}") from exc

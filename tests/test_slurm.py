@@ -337,3 +337,37 @@ def test_bad_slurm_settings_are_one_clear_line(
     assert done.returncode == code, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not slurm.queued()
+
+
+@pytest.mark.full
+@pytest.mark.timeout(900)
+def test_workers_retire_before_the_time_limit_and_jobs_are_replaced(
+    slurm: Slurm, tmp_path: Path
+) -> None:
+    """Jobs of 2 minutes over every formula up to 8 heavy atoms, one task per formula (~3
+    minutes here): each worker retires at 60-90 s, hands its leases back and its job is
+    replaced; every formula once, the reference's counts, `verify` OK. Slow: `-m "slurm and
+    full"`."""
+    output, logs = tmp_path / "out", tmp_path / "logs"
+    logs.mkdir()
+    env = {**slurm.env, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    formulae = tmp_path / "f8.txt"
+    assert cli(env, "formulae", "--max-heavy-atoms", "8", "--out", str(formulae)).returncode == 0
+    count = len(formulae.read_text().split())
+    done = cli(env, "run", "--cluster", "slurm", "--quiet", "--formulae", str(formulae),
+               "--output", str(output), "--slurm-interface", "lo", "--slurm-walltime",
+               "00:02:00", "--slurm-log-directory", str(logs), "--shard-structures", "0",
+               timeout=800)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    submitted = re.findall(r"Slurm jobs submitted: ([\d ]+)", done.stderr)
+    assert len(" ".join(submitted).split()) > 2, done.stderr  # replacements
+    retired = [log for log in logs.glob("*.err") if "worker-lifetime-reached" in log.read_text()]
+    assert retired and not any("DUE TO TIME LIMIT" in log.read_text() for log in retired)
+    job = done.stdout.strip()
+    records = pd.read_parquet(output / job / "records.parquet")
+    assert len(records) == count and records["formula"].is_unique
+    table = hill_counts()
+    known = records[records["formula"].isin(table) & (records["status"] == "ok")]
+    assert list(known["structures"]) == [table[f] for f in known["formula"]]
+    verified = cli(env, "verify", job, "--output", str(output))
+    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout
