@@ -2,11 +2,12 @@
 
 The scheduler runs in the client process; each job starts `--slurm-processes` single-threaded
 workers, one drain each. Workers retire before the job's time limit (`--lifetime` with a
-stagger), and a plugin gives their leases back to the queue as they close, so the tasks in
-hand are taken over at once instead of after the lease timeout. A job that ends anyway
-(`scancel`, time limit, node failure) loses nothing: its leases expire and other drains take
-its tasks over. A keeper thread re-asks for the configured number of jobs every few seconds,
-so a job that ended is replaced (dask-jobqueue resubmits a job whose workers are gone).
+stagger); as one starts retiring, a plugin gives its leases back and closes it without waiting
+for its drain (which would run until the job is done), so its tasks are taken over at once.
+A job that ends anyway (`scancel`, time limit, node failure) loses nothing: its leases expire
+and other drains take its tasks over. A keeper thread re-asks for the configured number of
+jobs every few seconds, so a job that ended is replaced (dask-jobqueue resubmits a job whose
+workers are gone).
 Closing the cluster (end of the run, Ctrl-C) cancels every job with `scancel`.
 
 The Redis URL reaches the workers as an argument of their drain task and of the plugin,
