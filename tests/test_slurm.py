@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "test-slurm.sh"
 FORMULAE_7 = 9660  # default elements, 1..7 heavy atoms
+FORMULAE_6 = 4513
 REDIS_BIND = "127.0.0.2"  # a loopback address of its own: workers must use the chosen bind
 
 
@@ -225,6 +226,41 @@ def test_a_run_on_slurm_loses_nothing_when_a_job_is_cancelled(
             break
         time.sleep(0.1)
     assert not set(jobs) & set(slurm.queued())
+
+
+def test_a_run_on_the_users_redis_never_exports_its_url_to_the_jobs(
+    slurm: Slurm, tmp_path: Path
+) -> None:
+    """--redis-url in the client's environment (as the README advises): the URL goes to the
+    drains through the scheduler, `sbatch` runs without it."""
+    output = tmp_path / "out"
+    with RedisServer(bind="127.0.0.4") as server:
+        env = {**slurm.env, "XDG_STATE_HOME": str(tmp_path / "xdg"),
+               "CLOUDSURGE_REDIS_URL": server.url}  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "slurm", "--quiet",
+             "--max-heavy-atoms", "6", "--output", str(output), "--slurm-interface", "lo",
+             "--slurm-log-directory", str(tmp_path), "--shard-formulae", "8"],
+            env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        stderr = Lines(process)
+        try:
+            jobs = stderr.wait_for(r"Slurm jobs submitted: (\d+) (\d+)", 120).groups()
+            password = server.url.split(":")[2].split("@")[0]
+            for slurm_job in jobs:
+                assert password not in slurm.secret_places(slurm_job)
+            environments = list((slurm.folder / "state").glob(f"hash.*/job.{jobs[0]}/environment"))
+            assert environments and all(
+                b"CLOUDSURGE_REDIS_URL" not in path.read_bytes() for path in environments
+            )
+            job = stderr.finish(process, 300).strip()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert process.returncode == 0, stderr.text
+    records = pd.read_parquet(output / job / "records.parquet")
+    check_verify(env, job, output, check_counts(records, FORMULAE_6))
 
 
 def test_the_sbatch_array_path_drains_a_job_without_dask(slurm: Slurm, tmp_path: Path) -> None:
