@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SUBCOMMANDS = (
     "run", "plan", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls",
-    "jobs", "manifests",
+    "jobs", "manifests", "sbatch-script",
 )  # fmt: skip
 SORTS = ("formula", "task", "status", "structures")  # `ls --sort`: catalog.Entry fields
 OWN = "Options"  # the help section of a subcommand's own flags (not settings)
@@ -254,21 +254,20 @@ def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> N
     estimated size) are generated for real (one -m slice of a large one) with the job's
     options, and a sample of their structures screened with the job's screens: pass rates,
     microseconds per structure, then the projected kept structures, bytes, CPU-hours and wall
-    time on the cluster the flags describe (--workers, or --pods x --processes-per-pod with
-    --cluster kubernetes). Writes nothing.
+    time on the cluster the flags describe (--workers; --pods x --processes-per-pod with
+    --cluster kubernetes; --slurm-jobs x --slurm-processes with --cluster slurm). Writes
+    nothing.
     """
     import json
 
-    from .cluster import screen_processes
+    from .cluster import expected_drains, screen_processes
     from .screen.preview import preview
 
     settings = build_settings(values)
     chosen = load_formulae(settings)
-    kind = "kubernetes" if settings.cluster == "kubernetes" else "local"
-    drains = settings.pods * settings.processes_per_pod if kind == "kubernetes" else (
-        settings.workers
-    )  # fmt: skip
-    cores = drains * (screen_processes(settings, kind) if settings.screening.active else 1)
+    kind = "scheduler" if settings.scheduler else settings.cluster
+    per_drain = screen_processes(settings, kind) if settings.screening.active else 1
+    cores = expected_drains(settings) * per_drain
     found = preview(settings, chosen, cores, samples=samples, draws=draws, seed=seed)
     click.echo(json.dumps(found.to_dict(), indent=1) if as_json else found.text())
 
@@ -478,3 +477,23 @@ def manifests(out: str, **values: Any) -> None:
 
     for path in write_objects(KubeValues(**values), out):
         click.echo(str(path))
+
+
+@job_command("sbatch-script")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Script file.")
+@click.option(
+    "--redis-url-file", required=True, type=click.Path(dir_okay=False),
+    help="File (mode 600, on a filesystem the nodes share) holding the Redis URL; each array "
+    "task reads it at run time, so the URL is never in the script or the job's environment.",
+)  # fmt: skip
+@click.option("--python", default=None, help="Python on the nodes.", show_default="this one")
+def sbatch_script(
+    job: str, out: str, redis_url_file: str, python: str | None, **values: Any
+) -> None:
+    """Render an sbatch array script that drains JOB (from `enqueue`) without Dask:
+    --slurm-jobs array tasks of --slurm-processes `worker` processes each; the last saves
+    records.parquet and job.json. Submit with `env -u CLOUDSURGE_REDIS_URL sbatch FILE`."""
+    from .slurmscript import write_array_script
+
+    settings = build_settings(values)
+    click.echo(str(write_array_script(settings, job, redis_url_file, out, python)))

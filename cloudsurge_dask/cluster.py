@@ -1,4 +1,5 @@
-"""The one place that knows which Dask cluster a run uses: local, a given scheduler, or Kubernetes.
+"""The one place that knows which Dask cluster a run uses: local, a given scheduler,
+Kubernetes, or Slurm (`slurm.py`).
 
 Everything else gets a `ClusterHandle`: a connected `Client` and how many drain tasks to
 submit (one per worker process). Start-up failures become `ClusterError`s that say what to
@@ -42,8 +43,10 @@ class ClusterHandle:
     client: Client
     drains: int
     dashboard: str | None
-    kind: str  # "local", "scheduler" or "kubernetes"
+    kind: str  # "local", "scheduler", "kubernetes" or "slurm"
     screen_processes: int = 1  # screening processes per drain, for a screened job
+    # called with the client, the workers' Redis URL and the job before the drains start
+    setup: Callable[[Client, str | None, str], None] | None = None
 
 
 def screen_processes(settings: Settings, kind: str) -> int:
@@ -55,6 +58,8 @@ def screen_processes(settings: Settings, kind: str) -> int:
         return max(1, available_cores() // settings.workers)
     if kind == "kubernetes":
         return max(1, _cpu_cores(settings.pod_cpu) // settings.processes_per_pod)
+    if kind == "slurm":
+        return max(1, settings.slurm_cores // settings.slurm_processes)
     return 1
 
 
@@ -72,7 +77,17 @@ def expected_drains(settings: Settings) -> int:
     for an existing scheduler, --workers stands in for its unknown worker count."""
     if settings.cluster == "kubernetes":
         return max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
+    if settings.cluster == "slurm":
+        return settings.slurm_jobs * settings.slurm_processes
     return settings.workers
+
+
+def prepare_cluster(settings: Settings) -> None:
+    """What must happen in the main thread before the cluster starts in another one."""
+    if settings.cluster == "slurm" and not settings.scheduler:
+        from .slurm import import_jobqueue
+
+        import_jobqueue()
 
 
 @contextmanager
@@ -83,6 +98,11 @@ def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
             yield handle
     elif settings.cluster == "kubernetes":
         with _kubernetes(settings) as handle:
+            yield handle
+    elif settings.cluster == "slurm":
+        from .slurm import slurm_cluster
+
+        with slurm_cluster(settings) as handle:
             yield handle
     else:
         with _local(settings) as handle:

@@ -19,7 +19,7 @@ from typing import Any
 
 from distributed import wait as distributed_wait
 
-from .cluster import ClusterHandle, expected_drains, open_cluster
+from .cluster import ClusterHandle, expected_drains, open_cluster, prepare_cluster
 from .dashboard import announce, page_link
 from .errors import CloudSurgeError, ConfigError, QueueError
 from .export import load_records
@@ -96,6 +96,7 @@ class _EarlyCluster:
     demands; a run closes it before its end, while its Redis still answers."""
 
     def __init__(self, settings: Settings) -> None:
+        prepare_cluster(settings)
         self._ready: Future[ClusterHandle] = Future()
         self._release = threading.Event()
         self._thread = threading.Thread(target=self._hold, args=(settings,), name="cluster")
@@ -243,7 +244,7 @@ def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
     state.create()
     state.lock()
     try:
-        with state.server() as server:
+        with state.server(settings.redis_bind) as server:
             yield server.url
     finally:
         state.release()
@@ -278,6 +279,8 @@ def _drive(
         if handle.dashboard:
             view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
         worker_url = None if handle.kind == "kubernetes" else url
+        if handle.setup is not None:
+            handle.setup(handle.client, worker_url, queue.job)
         futures = [
             handle.client.submit(drain, worker_url, queue.job, handle.screen_processes,
                                  pure=False, key=f"drain-{queue.job}-{i}")

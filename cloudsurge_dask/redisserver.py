@@ -1,9 +1,9 @@
 """A private `redis-server` for the embedded default of `run` and for the tests.
 
-It listens on a free loopback port, requires a random password and keeps its files in its
-own directory. The password goes into a mode-0600 config file rather than onto the command
-line, so it never shows up in `ps`, in logs or in a repr. Clients reach it, like any Redis,
-through `redisclient.connect`.
+It listens on a free loopback port (or on `bind`, an address compute nodes reach), requires a
+random password and keeps its files in its own directory. The password goes into a mode-0600
+config file rather than onto the command line, so it never shows up in `ps`, in logs or in a
+repr. Clients reach it, like any Redis, through `redisclient.connect`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ _LOG = "redis.log"
 _CONF = "redis.conf"
 
 
-def _free_port() -> int:
+def _free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
+        probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
 
@@ -86,6 +86,11 @@ def config_value(config: Path, key: str) -> str | None:
     return None
 
 
+def advertised(bind: str) -> str:
+    """The host a client names to reach a server bound to `bind` (all addresses: this host)."""
+    return socket.getfqdn() if bind in ("0.0.0.0", "::", "*") else bind
+
+
 _T = TypeVar("_T")
 
 
@@ -114,7 +119,9 @@ class RedisServer:
         directory: str | os.PathLike[str] | None = None,
         startup_timeout: float = 10.0,
         die_with_parent: bool = True,
+        bind: str | None = None,
     ) -> None:
+        self.bind = bind or HOST
         self.appendonly = appendonly
         self.startup_timeout = startup_timeout
         self.die_with_parent = die_with_parent
@@ -137,7 +144,7 @@ class RedisServer:
     @property
     def url(self) -> str:
         """`redis://:PASSWORD@127.0.0.1:PORT/0` — secret: print `redacted_url(url)` instead."""
-        return f"redis://:{self._password}@{HOST}:{self.port}/0"
+        return f"redis://:{self._password}@{advertised(self.bind)}:{self.port}/0"
 
     @property
     def directory(self) -> Path:
@@ -154,14 +161,14 @@ class RedisServer:
             self._launch(executable)
             return self
         for _ in range(3):
-            self._port = _free_port()
+            self._port = _free_port(self.bind)
             try:
                 self._launch(executable)
                 return self
             except QueueError:
                 if "Address already in use" not in self._log_tail():
                     raise
-        raise QueueError(f"{executable}: no free port found on {HOST}:\n{self._log_tail()}")
+        raise QueueError(f"{executable}: no free port on {self.bind}:\n{self._log_tail()}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful shutdown (SIGTERM flushes the AOF); removes the directory if it made it."""
@@ -204,7 +211,7 @@ class RedisServer:
     def _write_config(self) -> Path:
         config = self.directory / _CONF
         lines = [
-            f"bind {HOST}",
+            f"bind {self.bind}",
             f"port {self.port}",
             f"requirepass {self._password}",
             'save ""',
@@ -243,7 +250,7 @@ class RedisServer:
 
     def _wait_ready(self, executable: str) -> None:
         client = redis.Redis(
-            host=HOST,
+            host=HOST if advertised(self.bind) != self.bind else self.bind,
             port=self.port,
             password=self._password,
             socket_connect_timeout=0.5,
@@ -266,7 +273,7 @@ class RedisServer:
         self._terminate(1.0)
         why = f"exited with code {code}" if code is not None else "did not answer PING"
         raise QueueError(
-            f"{executable} {why} within {self.startup_timeout:g} s on {HOST}:{self._port}; "
+            f"{executable} {why} within {self.startup_timeout:g} s on {self.bind}:{self._port}; "
             f"log tail:\n{self._log_tail()}"
         )
 

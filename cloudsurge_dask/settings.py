@@ -26,10 +26,11 @@ from .formula import MAX_HEAVY_ATOMS, element_problem
 from .layout import job_url
 from .screen.expression import parse_screens
 from .screen.screener import ScreenSpec
+from .slurmscript import Directives, Walltime
 from .surgeoptions import PRESETS, SHOWN, validate_options
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
-CLUSTER_KINDS = ("local", "kubernetes")
+CLUSTER_KINDS = ("local", "kubernetes", "slurm")
 
 # the subcommands each kind of setting applies to
 FORMULAE = ("run", "formulae", "plan")
@@ -37,7 +38,8 @@ REDIS = ("run", "enqueue", "worker", "status", "export")
 QUEUED = ("run", "enqueue", "plan")  # fixed when a job is queued (and previewed by `plan`)
 OUTPUT = ("run", "enqueue", "status", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run", "plan")
-KUBE_OBJECTS = ("run", "manifests")  # also rendered into the Kubernetes objects
+KUBE_OBJECTS = ("run", "plan", "manifests")  # also rendered into the Kubernetes objects
+SLURM = ("run", "plan", "sbatch-script")  # also rendered into the sbatch array script
 
 
 class ElementList(click.ParamType):
@@ -276,6 +278,46 @@ class Settings:
     adaptive_max: int = setting(
         0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
     )
+    slurm_jobs: int = setting(
+        2, "Slurm jobs (--cluster slurm; a killed or retired one is replaced) or array tasks "
+        "(sbatch-script).", POSITIVE, SLURM, "Slurm",
+    )
+    slurm_processes: int = setting(
+        1, "Worker processes (drains) per Slurm job.", POSITIVE, SLURM, "Slurm",
+    )
+    slurm_cores: int = setting(
+        1, "Cores per Slurm job (at least --slurm-processes).", POSITIVE, SLURM, "Slurm",
+    )
+    slurm_memory: str = setting("2GB", "Memory per Slurm job.", TEXT, SLURM, "Slurm")
+    slurm_walltime: str = setting(
+        "01:00:00", "Time limit per job (HH:MM:SS, D-HH:MM:SS); Dask workers retire before it, "
+        "staggered, handing their tasks back.", Walltime(), SLURM, "Slurm",
+    )
+    slurm_partition: str | None = setting(
+        None, "Partition of the jobs.", TEXT, SLURM, "Slurm", shown_default="the site's default",
+    )
+    slurm_account: str | None = setting(None, "Account charged.", TEXT, SLURM, "Slurm")
+    slurm_directives: tuple[str, ...] = setting(
+        (), "Extra #SBATCH options, ';'-separated ('--qos=short;--constraint=ib').",
+        Directives(), SLURM, "Slurm",
+    )
+    slurm_prologue: str | None = setting(
+        None, "Shell line run in each job before the workers (module load, a venv's activate).",
+        TEXT, SLURM, "Slurm",
+    )
+    slurm_log_directory: str | None = setting(
+        None, "Folder for the jobs' output files.", TEXT, SLURM, "Slurm",
+        shown_default="the submitting folder",
+    )
+    slurm_interface: str | None = setting(
+        None, "Network interface of the scheduler and workers (ib0, eth0).", TEXT, RUN, "Slurm",
+        shown_default="the host's address",
+    )
+    redis_bind: str | None = setting(
+        None, "Address the embedded Redis listens on, one the compute nodes reach (the login "
+        "node's cluster address; 0.0.0.0: all, the URL then names this host).", TEXT, RUN,
+        "Slurm", shown_default="127.0.0.1",
+    )
 
     @classmethod
     def build(
@@ -302,8 +344,10 @@ class Settings:
     def __post_init__(self) -> None:
         """Checks that hold however the object was made (build, replace, or directly)."""
         check(self)
-        if self.scheduler and self.cluster == "kubernetes":
-            raise ConfigError("--scheduler and --cluster kubernetes exclude each other")
+        if self.scheduler and self.cluster != "local":
+            raise ConfigError(f"--scheduler and --cluster {self.cluster} exclude each other")
+        if self.slurm_processes > self.slurm_cores:
+            raise ConfigError("--slurm-processes must not exceed --slurm-cores (a core each)")
         if self.screening.active and self.format != SMILES.name:
             raise ConfigError("--screen, --screen-plugin and --stereo work on --format smiles")
 

@@ -21,7 +21,7 @@ from typing import IO
 
 from .errors import ConfigError
 from .layout import job_url
-from .redisserver import HOST, RedisServer, config_value
+from .redisserver import RedisServer, advertised, config_value
 
 STATE_FOLDER = "state"
 _CONFIG = "redis.conf"  # what RedisServer writes; its presence means "a saved state"
@@ -70,9 +70,10 @@ class LocalState:
             raise ConfigError(f"cannot create the job's state folder {self.folder}: {exc}") from exc
         self.refill_reserve()
 
-    def server(self) -> RedisServer:
-        """The job's Redis, keeping every write in the append-only file of this folder."""
-        return RedisServer(appendonly=True, directory=self.folder)
+    def server(self, bind: str | None = None) -> RedisServer:
+        """The job's Redis, keeping every write in the append-only file of this folder;
+        listening on `bind` (default loopback) for workers on other machines."""
+        return RedisServer(appendonly=True, directory=self.folder, bind=bind)
 
     def live_url(self) -> str | None:
         """The URL of the job's Redis while a client runs it (None if nobody does)."""
@@ -82,7 +83,8 @@ class LocalState:
         port, password = config_value(config, "port"), config_value(config, "requirepass")
         if port is None or password is None:
             return None
-        return f"redis://:{password}@{HOST}:{port}/0"
+        host = advertised(config_value(config, "bind") or "127.0.0.1")
+        return f"redis://:{password}@{host}:{port}/0"
 
     def lock(self) -> None:
         """Hold the job for this process, or say which process holds it."""

@@ -4,7 +4,8 @@ Tests marked `full` (the whole reference table, the full fault campaign) and `ku
 real test cluster, ~10 minutes to build) are deselected unless the marker expression names
 them: `pytest -m full`, `pytest -m kubernetes`. The `containers` suite (the worker image
 built and run across containers, ~2 minutes cold, under 1 warm) is part of the default run;
-`pytest -m containers` runs it alone.
+`pytest -m containers` runs it alone. So is the `slurm` suite (a real single-node Slurm from
+scripts/test-slurm.sh, ~1.5 minutes); `pytest -m slurm` runs it alone.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 OWN_FLAGS = {"run": {"--resume", "--quiet"}, "formulae": {"--out"}, "export": {"--to"},
              "manifests": {"--out"}, "cat": {"--limit", "--sample", "--seed"},
              "ls": {"--sort"}, "plan": {"--samples", "--draws", "--seed", "--json"},
-             "verify": {"--deep", "--rescreen", "--seed"}}  # fmt: skip
+             "verify": {"--deep", "--rescreen", "--seed"},
+             "sbatch-script": {"--out", "--redis-url-file", "--python"}}  # fmt: skip
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -89,8 +90,8 @@ def test_help_groups_the_flags_and_shows_types_defaults_and_variables() -> None:
     assert code == 0
     sections = re.findall(r"^(\w+):$", out, re.M)
     assert sections == ["Options", "Formulae", "Queue", "Generator", "Screening", "Output",
-                        "Cluster", "Kubernetes"]  # fmt: skip
-    kubernetes = out.split("\nKubernetes:\n", 1)[1]
+                        "Cluster", "Kubernetes", "Slurm"]  # fmt: skip
+    kubernetes = out.split("\nKubernetes:\n", 1)[1].split("\nSlurm:\n", 1)[0]
     assert "--pods INTEGER" in kubernetes and "--workers" not in kubernetes
     assert "--codec [zst|gz|zip]" in out
     assert "env var: CLOUDSURGE_WORKERS" in out and "default: (number of cores)" in out
