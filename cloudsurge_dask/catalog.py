@@ -9,9 +9,7 @@ the parts it needs and stops as soon as it has what was asked for.
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,16 +20,17 @@ from .errors import FormulaError, NoStructures, StorageError, UnknownFormula
 from .formats import get_format
 from .formula import parse_formula
 from .layout import JOB_FILE, MANIFESTS, RECORDS_FILE, job_url, manifest_path
-from .records import FAILED, OK, REJECTED
-from .sink import Manifest, part_starts
+from .ledger import JobState, ledger_fields
+from .manifest import Manifest, part_starts
+from .records import TaskStatus, read_records
 from .storage import Store, open_store
-from .task import Task
+from .task import Task, is_shard_key, key_formula
 
 if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = ["task", "formula", "status", "structures", "parts", "error"]
-_WORST = (FAILED, REJECTED)  # a formula's status is the worst of its slices'
+_WORST = (TaskStatus.FAILED, TaskStatus.REJECTED)  # a formula's status is the worst of its slices'
 
 
 def hill_formula(text: str) -> str:
@@ -121,14 +120,10 @@ class Catalog:
 
     def records(self) -> pd.DataFrame | None:
         """records.parquet (the columns a reader needs), None while the job has none."""
-        if self._records is None and self.store.exists(RECORDS_FILE):
-            import pandas as pd
-
-            data = io.BytesIO(self.store.read_bytes(RECORDS_FILE))
-            frame = pd.read_parquet(data)  # older records lack `generated`: it was `structures`
-            if "generated" not in frame:
-                frame["generated"] = frame["structures"]
-            self._records = frame[[*COLUMNS, "started", "generated"]]
+        if self._records is None:
+            frame = read_records(self.store)
+            if frame is not None:
+                self._records = frame[[*COLUMNS, "started", "generated"]]
         return self._records
 
     def manifest(self, key: str) -> Manifest:
@@ -169,7 +164,7 @@ class Catalog:
             unscreened = manifest.generated in (0, manifest.structures)
             for formula, count in manifest.index or ((manifest.formula, manifest.structures),):
                 made = count if unscreened else (None if manifest.index else manifest.generated)
-                yield Entry(formula, key, OK, count, parts, made)
+                yield Entry(formula, key, TaskStatus.OK, count, parts, made)
 
     def locate(self, formula: str) -> list[Span]:
         """The spans holding `formula`'s structures, in output (slice) order; UnknownFormula
@@ -179,14 +174,15 @@ class Catalog:
             tasks = self._tasks_from_manifests(formula)
         else:
             rows = frame[frame["formula"] == formula]
-            if rows.empty and _job_file(self.store).get("state", "finished") != "finished":
+            state = ledger_fields(self.store).get("state", JobState.FINISHED)
+            if rows.empty and state != JobState.FINISHED:
                 return [self._span(self.manifest(k), formula) for k in self._unfinished(formula)]
             if rows.empty:
                 raise UnknownFormula(f"{formula} is not a formula of job {self.job}")
-            bad = rows[rows["status"] != OK]
+            bad = rows[rows["status"] != TaskStatus.OK]
             if not bad.empty:
                 status, error = str(bad["status"].iloc[0]), bad["error"].iloc[0]
-                if status == REJECTED:
+                if status == TaskStatus.REJECTED:
                     raise NoStructures(f"{formula} was rejected by the generator: {error}")
                 raise NoStructures(f"{formula} {status}, no structures stored: {error}")
             tasks = sorted(set(map(str, rows["task"])), key=slice_order)
@@ -198,7 +194,7 @@ class Catalog:
         try:
             return self._tasks_from_manifests(formula)
         except UnknownFormula:
-            state = _job_file(self.store).get("state")
+            state = ledger_fields(self.store).get("state")
             raise NoStructures(
                 f"{formula} has no structures stored (yet): job {self.job} is {state}"
             ) from None
@@ -207,14 +203,14 @@ class Catalog:
         """Without records (a running job): its own task or slices, else the shard whose
         index names it."""
         keys = self.manifest_keys()
-        own = [k for k in keys if "+" not in k and k.split("~", 1)[0] == formula]
+        own = [k for k in keys if not is_shard_key(k) and key_formula(k) == formula]
         if own:
             mod = Task.from_key(own[0]).mod
             if len(own) != mod:
                 raise NoStructures(f"{formula}: only {len(own)} of its {mod} slices are done")
             return sorted(own, key=slice_order)
         for key in keys:
-            if "+" in key and any(f == formula for f, _ in self.manifest(key).index):
+            if is_shard_key(key) and any(f == formula for f, _ in self.manifest(key).index):
                 return [key]
         raise UnknownFormula(
             f"{formula} is in no finished task of job {self.job} (it has no records yet)"
@@ -318,17 +314,6 @@ class JobSummary:
         return "\t".join("-" if c is None else str(c) for c in cells)
 
 
-def _job_file(store: Store) -> dict[str, Any]:
-    """job.json's keys, or none when it is absent or unreadable (an older or broken job)."""
-    if not store.exists(JOB_FILE):
-        return {}
-    try:
-        data = json.loads(store.read_bytes(JOB_FILE))
-    except (ValueError, StorageError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -336,7 +321,7 @@ def _count(value: Any) -> int | None:
 def summarize(store: Store, job: str) -> JobSummary | None:
     """The job's line from job.json, completed from records.parquet or, lacking both, the
     manifests; None if the folder holds none of them (not a job)."""
-    meta = _job_file(store)
+    meta = ledger_fields(store)
     catalog = Catalog(store, job)
     state, created = meta.get("state"), meta.get("created")
     formulae, structures = _count(meta.get("formulae")), _count(meta.get("structures"))
@@ -346,10 +331,10 @@ def summarize(store: Store, job: str) -> JobSummary | None:
     if frame is not None:
         if created is None and len(frame):
             created = frame["started"].min().isoformat()
-        ok = frame[frame["status"] == OK]
+        ok = frame[frame["status"] == TaskStatus.OK]
         formulae = formulae if formulae is not None else int(frame["formula"].nunique())
         structures = structures if structures is not None else int(ok["structures"].sum())
-        return JobSummary(job, str(state or "finished"), formulae, structures, created)
+        return JobSummary(job, str(state or JobState.FINISHED), formulae, structures, created)
     if not meta and not store.exists(MANIFESTS):
         return None
     entries = list(catalog.entries())

@@ -21,7 +21,7 @@ import click
 from .declaration import declared, markdown_table
 from .errors import CloudSurgeError
 from .kubeobjects import KubeValues
-from .settings import Settings
+from .settings import ClusterKind, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -265,7 +265,7 @@ def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> N
 
     settings = build_settings(values)
     chosen = load_formulae(settings)
-    kind = "scheduler" if settings.scheduler else settings.cluster
+    kind = ClusterKind.SCHEDULER if settings.scheduler else settings.cluster
     per_drain = screen_processes(settings, kind) if settings.screening.active else 1
     cores = expected_drains(settings) * per_drain
     found = preview(settings, chosen, cores, samples=samples, draws=draws, seed=seed)

@@ -28,7 +28,7 @@ from .errors import ClusterError, ConfigError
 from .kubefailure import explain
 from .kubeobjects import SCRATCH, base_env, harden_pod, resources, worker_env
 from .screen.preflight import available_cores
-from .settings import Settings
+from .settings import ClusterKind, Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ClusterHandle:
     client: Client
     drains: int
     dashboard: str | None
-    kind: str  # "local", "scheduler", "kubernetes" or "slurm"
+    kind: ClusterKind
     screen_processes: int = 1  # screening processes per drain, for a screened job
     # called with the client, the workers' Redis URL and the job before the drains start
     setup: Callable[[Client, str | None, str], None] | None = None
@@ -54,11 +54,11 @@ def screen_processes(settings: Settings, kind: str) -> int:
     per drain on another scheduler's workers, whose machines are not known here)."""
     if settings.screen_processes:
         return settings.screen_processes
-    if kind == "local":
+    if kind == ClusterKind.LOCAL:
         return max(1, available_cores() // settings.workers)
-    if kind == "kubernetes":
+    if kind == ClusterKind.KUBERNETES:
         return max(1, _cpu_cores(settings.pod_cpu) // settings.processes_per_pod)
-    if kind == "slurm":
+    if kind == ClusterKind.SLURM:
         return max(1, settings.slurm_cores // settings.slurm_processes)
     return 1
 
@@ -75,16 +75,16 @@ def _cpu_cores(quantity: str) -> int:
 def expected_drains(settings: Settings) -> int:
     """How many drains the run will have, before the cluster exists (to size split slices);
     for an existing scheduler, --workers stands in for its unknown worker count."""
-    if settings.cluster == "kubernetes":
+    if settings.cluster == ClusterKind.KUBERNETES:
         return max(settings.pods, settings.adaptive_max) * settings.processes_per_pod
-    if settings.cluster == "slurm":
+    if settings.cluster == ClusterKind.SLURM:
         return settings.slurm_jobs * settings.slurm_processes
     return settings.workers
 
 
 def prepare_cluster(settings: Settings) -> None:
     """What must happen in the main thread before the cluster starts in another one."""
-    if settings.cluster == "slurm" and not settings.scheduler:
+    if settings.cluster == ClusterKind.SLURM and not settings.scheduler:
         from .slurm import import_jobqueue
 
         import_jobqueue()
@@ -96,10 +96,10 @@ def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
     if settings.scheduler:
         with _remote(settings) as handle:
             yield handle
-    elif settings.cluster == "kubernetes":
+    elif settings.cluster == ClusterKind.KUBERNETES:
         with _kubernetes(settings) as handle:
             yield handle
-    elif settings.cluster == "slurm":
+    elif settings.cluster == ClusterKind.SLURM:
         from .slurm import slurm_cluster
 
         with slurm_cluster(settings) as handle:
@@ -149,8 +149,8 @@ def _local(settings: Settings) -> Iterator[ClusterHandle]:
     with cluster, Client(cluster) as client:
         _wait_for_workers(client, settings.workers, settings, "try fewer --workers")
         yield ClusterHandle(
-            client, settings.workers, _dashboard(cluster), "local",
-            screen_processes(settings, "local"),
+            client, settings.workers, _dashboard(cluster), ClusterKind.LOCAL,
+            screen_processes(settings, ClusterKind.LOCAL),
         )  # fmt: skip
 
 
@@ -169,8 +169,8 @@ def _remote(settings: Settings) -> Iterator[ClusterHandle]:
         hint = f"start some with `dask worker {address} --nthreads 1`"
         _wait_for_workers(client, 1, settings, hint)
         yield ClusterHandle(
-            client, len(client.nthreads()), _dashboard(client), "scheduler",
-            screen_processes(settings, "scheduler"),
+            client, len(client.nthreads()), _dashboard(client), ClusterKind.SCHEDULER,
+            screen_processes(settings, ClusterKind.SCHEDULER),
         )  # fmt: skip
 
 
@@ -257,8 +257,8 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
             )
             _wait_for_workers(client, 1, settings, hint)
             yield ClusterHandle(
-                client, drains, _dashboard(cluster), "kubernetes",
-                screen_processes(settings, "kubernetes"),
+                client, drains, _dashboard(cluster), ClusterKind.KUBERNETES,
+                screen_processes(settings, ClusterKind.KUBERNETES),
             )  # fmt: skip
     finally:
         cluster.close(timeout=limit or 3600)

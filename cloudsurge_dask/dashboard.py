@@ -25,7 +25,8 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado import web
 
 from .dashboardpage import PAGE, render
-from .task import Task
+from .records import TaskStatus
+from .task import Task, is_shard_key
 
 if TYPE_CHECKING:
     from distributed import Scheduler
@@ -36,7 +37,7 @@ ROUTES_KEY = "distributed.scheduler.http.routes"
 ROUTES_ENV = "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES"
 RECENT = 12  # finished tasks kept per job for the page
 JOBS = 20  # jobs a long-lived scheduler keeps (the oldest announced first is dropped)
-FINAL = ("ok", "failed", "rejected")  # end statuses that make a task's formulae final
+FINAL = tuple(TaskStatus)  # end statuses that make a task's formulae final
 
 
 def scheduler_routes() -> list[str]:
@@ -187,12 +188,12 @@ class Board:
         self.generated += int(message.get("generated", message.get("structures", 0)))
         made = self._formulae_made(task, int(message.get("formulae", 0)))
         self.formulae_done += made
-        if status != "ok":
+        if status != TaskStatus.OK:
             self.failed += made
 
     def _formulae_made(self, key: str, reported: int) -> int:
         """A slice (`C8H11NO~3of16`) finishes its formula only with the last of its slices."""
-        if "~" not in key:
+        if is_shard_key(key) or Task.from_key(key).mod == 1:
             return reported
         part = Task.from_key(key)
         done = self.slices.setdefault(part.formula, set())

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
 from .errors import ConfigError, StorageError
 from .jobqueue import JobQueue
 from .layout import RECORDS_FILE, job_url
-from .records import records_frame
+from .records import read_records, records_frame
 from .settings import Settings
 from .storage import open_store
 
@@ -19,9 +17,10 @@ def load_records(settings: Settings, job: str) -> pd.DataFrame:
     if settings.redis_url:
         return records_frame(JobQueue.open(settings.redis_url, job).records())
     store = open_store(job_url(settings.output, job))
-    if not store.exists(RECORDS_FILE):
+    frame = read_records(store)
+    if frame is None:
         raise StorageError(f"{store.url_of(RECORDS_FILE)} does not exist (wrong --output or job?)")
-    return pd.read_parquet(io.BytesIO(store.read_bytes(RECORDS_FILE)))
+    return frame
 
 
 def export_records(settings: Settings, job: str, target: str) -> int:

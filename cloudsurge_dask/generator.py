@@ -33,6 +33,16 @@ _SUMMARY = re.compile(
 )
 
 
+# how the built-in engine names the first formula of a batch it refuses
+_REFUSED = re.compile(r"formula \d+ of \d+ \('(?P<formula>[A-Za-z0-9]+)'\): (?P<reason>.*)$")
+
+
+def refused_formula(message: str) -> tuple[str, str] | None:
+    """(formula, reason) of a batch refusal that names its formula, else None."""
+    match = _REFUSED.search(message)
+    return None if match is None else (match["formula"], match["reason"])
+
+
 def resolve_executable(surge: str | None) -> str:
     """An explicit path, else `surge` on PATH, else the built-in engine."""
     if surge:

@@ -27,18 +27,9 @@ from .formats import get_format
 from .formula import Formula
 from .generator import probe, resolve_executable
 from .interruption import Interrupted, SignalGuard
-from .jobqueue import JobQueue, Progress, new_job_id
+from .jobqueue import Counters, JobQueue, new_job_id
 from .layout import job_url
-from .ledger import (
-    FINISHED,
-    INTERRUPTED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    Ledger,
-    read_ledger,
-    write_ledger,
-)
+from .ledger import JobState, Ledger, read_ledger, write_ledger
 from .outcome import Outcome, save_finished
 from .plan import SCREEN_WEIGHT, PlanOptions, plan_tasks
 from .progress import ProgressView
@@ -46,7 +37,7 @@ from .records import TaskRecord, records_frame, utcnow
 from .redisclient import connect, redacted_url
 from .resumption import contradictions, resume_command
 from .screen.preflight import check_screening, provenance
-from .settings import JobMeta, Settings
+from .settings import ClusterKind, JobMeta, Settings
 from .state import LocalState
 from .stopping import Stop, fault_of, stop_run
 from .storage import Store, check_writable, open_store
@@ -61,7 +52,7 @@ def enqueue(
     settings: Settings,
     formulae: Sequence[Formula],
     job: str,
-    state: str = QUEUED,
+    state: str = JobState.QUEUED,
     store: Store | None = None,
 ) -> JobMeta:
     """Put a new job on the queue and its ledger in its folder; the output is checked first
@@ -169,7 +160,7 @@ def _new(
             probe(executable, settings.generator_options, get_format(settings.format).option)
             with _redis(settings, state) as url:
                 with guard.deferred():
-                    meta = enqueue(url, settings, chosen, job, RUNNING, store)
+                    meta = enqueue(url, settings, chosen, job, JobState.RUNNING, store)
                     queued = True
                     queue = JobQueue.open(url, job)
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
@@ -200,9 +191,11 @@ def _resume(
     if state is not None and not state.exists():
         store = open_store(job_url(settings.output, job))
         ledger = read_ledger(store)
-        if ledger is not None and ledger.state == FINISHED:
+        if ledger is not None and ledger.state == JobState.FINISHED:
             records = load_records(settings, job)
-            return Outcome(job, store.url, records, 0.0, FINISHED, f"job {job} had finished")
+            return Outcome(
+                job, store.url, records, 0.0, JobState.FINISHED, f"job {job} had finished"
+            )
         raise ConfigError(
             f"job {job} has no saved state under {settings.output} (looked in {state.folder}): "
             "give the --output it ran with, or --redis-url if it ran on a shared Redis"
@@ -231,7 +224,7 @@ def _resume(
         return _end(ending, settings, meta, queue, state, started)
 
 
-def _left(progress: Progress) -> str:
+def _left(progress: Counters) -> str:
     return f"{progress.formulae - progress.formulae_final:,} of {progress.formulae:,} formulae left"
 
 
@@ -263,7 +256,7 @@ def _drive(
     ends it once the cluster, and with it every worker of this run, is gone."""
     view = ProgressView(quiet)
     gathered: list[TaskRecord] = []
-    kind = "local"
+    kind = ClusterKind.LOCAL
     stop: Stop | None = None
     futures: list[Any] = []  # Dask futures of the drains
     try:
@@ -278,7 +271,7 @@ def _drive(
         )  # fmt: skip
         if handle.dashboard:
             view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
-        worker_url = None if handle.kind == "kubernetes" else url
+        worker_url = None if handle.kind == ClusterKind.KUBERNETES else url
         if handle.setup is not None:
             handle.setup(handle.client, worker_url, queue.job)
         futures = [
@@ -299,7 +292,7 @@ def _drive(
             else:
                 view.say(f"a drain ended with {future.exception()!r}; its records come from Redis")
     except Interrupted as exc:
-        stop = Stop(f"interrupted by {exc.name}", INTERRUPTED, exc.exit_code, kind)
+        stop = Stop(f"interrupted by {exc.name}", JobState.INTERRUPTED, exc.exit_code, kind)
     except CloudSurgeError as exc:
         stop = Stop.fault(exc, kind)
     if stop is None:
@@ -313,7 +306,7 @@ def _drive(
     # give them that long before the cluster goes: the workers of another scheduler outlive
     # this client (and would keep a thread each on a queue about to vanish); with Redis gone
     # they cannot read the request, and waiting would only add to the outage
-    grace = STOP_GRACE_SCHEDULER if kind == "scheduler" else STOP_GRACE
+    grace = STOP_GRACE_SCHEDULER if kind == ClusterKind.SCHEDULER else STOP_GRACE
     with contextlib.suppress(Exception):
         distributed_wait(futures, timeout=0 if stop.queue else grace)
     return stop
@@ -332,7 +325,7 @@ def _end(
     if (isinstance(ending, Stop) and ending.queue) or not queue.finished():
         if not isinstance(ending, Stop):
             why = queue.stop_requested() or "the drains ended early"
-            ending = Stop(f"stopped: {why}", STOPPED, 1)
+            ending = Stop(f"stopped: {why}", JobState.STOPPED, 1)
         return stop_run(ending, queue, meta, resume_command(queue.job, settings), state, started)
     gathered = [] if isinstance(ending, Stop) else ending
     frame = records_frame(_reconcile(gathered, queue.records()))

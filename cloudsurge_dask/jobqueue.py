@@ -24,7 +24,7 @@ import redis
 
 from .errors import ConfigError, QueueError
 from .queuescripts import COMPLETE, ENQUEUE, HEARTBEAT, LEASE, RELEASE, REQUEUE
-from .records import FAILED, OK, REJECTED, TaskRecord, utcnow
+from .records import TaskRecord, TaskStatus, utcnow
 from .redisclient import connect, redacted_url
 from .task import Task
 
@@ -50,7 +50,7 @@ class Lease:
 
 
 @dataclass(frozen=True)
-class Progress:
+class Counters:
     """Counters of one job; `pending` = not final yet, `leased` = held by a worker now.
     `total`, `done`, `failed` and `pending` count tasks; `formulae` and `formulae_final` count
     formulae (a shard is many), `estimate` is the plan's estimate of the job's structures."""
@@ -198,7 +198,7 @@ class JobQueue:
                     formula,
                     "",
                     utcnow(),
-                    FAILED,
+                    TaskStatus.FAILED,
                     f"lease expired {int(deliveries) - 1} times: worker lost",
                     attempt - 1,
                 )
@@ -223,10 +223,10 @@ class JobQueue:
     def fail(
         self, lease: Lease, records: TaskRecord | Sequence[TaskRecord], *, permanent: bool
     ) -> bool:
-        """Final (REJECTED/FAILED) if permanent or out of attempts, else requeue; True if final."""
+        """Final (rejected/failed) if permanent or out of attempts, else requeue; True if final."""
         listed = [records] if isinstance(records, TaskRecord) else list(records)
         if permanent or lease.attempt >= self.max_attempts:
-            status = REJECTED if permanent else FAILED
+            status = TaskStatus.REJECTED if permanent else TaskStatus.FAILED
             self._final(
                 lease,
                 [dataclasses.replace(r, status=status, attempts=lease.attempt) for r in listed],
@@ -247,12 +247,16 @@ class JobQueue:
         ):
             raise ValueError(f"records do not match the formulae of task {lease.task.key}")
         statuses = {r.status for r in listed}
-        status = FAILED if FAILED in statuses else (REJECTED if statuses == {REJECTED} else OK)
+        status = (
+            TaskStatus.FAILED if TaskStatus.FAILED in statuses
+            else TaskStatus.REJECTED if statuses == {TaskStatus.REJECTED}
+            else TaskStatus.OK
+        )  # fmt: skip
         if lease.task.members:
             text = json.dumps({"status": status, "records": [r.to_dict() for r in listed]})
         else:
             text = listed[0].to_json()
-        problem = next((r for r in listed if r.status != OK), None)
+        problem = next((r for r in listed if r.status != TaskStatus.OK), None)
         line = "" if problem is None else self._error_line(lease, problem)
         with self._errors():
             new = self._complete(
@@ -272,7 +276,7 @@ class JobQueue:
             f"{record.error or record.status}"
         )
 
-    def progress(self) -> Progress:
+    def progress(self) -> Counters:
         names = [
             "total", "done", "failed", "structures", "formulae", "formulae_final", "estimate",
             "generated",
@@ -286,7 +290,7 @@ class JobQueue:
             int(value or 0) for value in values
         )
         remaining = max(0, total - done - failed)
-        return Progress(
+        return Counters(
             total, done, failed, structures, remaining, int(pending["pending"]),
             formulae, final, estimate, generated,
         )  # fmt: skip

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from .errors import CorruptData, ObjectNotFound, StorageError
@@ -18,12 +19,15 @@ from .layout import JOB_FILE
 from .records import utcnow
 from .storage import Store
 
-QUEUED = "queued"  # by `enqueue`, for workers started elsewhere
-RUNNING = "running"
-INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: resumable
-STOPPED = "stopped"  # a fault (full disk, storage or Redis outage): resumable once fixed
-FINISHED = "finished"
-STATES = (QUEUED, RUNNING, INTERRUPTED, STOPPED, FINISHED)
+
+class JobState(StrEnum):
+    """Where a job stands, as job.json and `status` say it."""
+
+    QUEUED = "queued"  # by `enqueue`, for workers started elsewhere
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: resumable
+    STOPPED = "stopped"  # a fault (full disk, storage or Redis outage): resumable once fixed
+    FINISHED = "finished"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Ledger:
             ledger = cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptData(f"malformed {JOB_FILE}: {exc}") from exc
-        if ledger.state not in STATES:
+        if ledger.state not in set(JobState):
             raise CorruptData(f"{JOB_FILE}: unknown state {ledger.state!r}")
         return ledger
 
@@ -81,6 +85,16 @@ def read_ledger(store: Store) -> Ledger | None:
         return Ledger.from_json(store.read_bytes(JOB_FILE))
     except ObjectNotFound:
         return None
+
+
+def ledger_fields(store: Store) -> dict[str, Any]:
+    """job.json's keys as they are, or none when it is absent or unreadable: for listings that
+    show what they can of an older or damaged job rather than refuse it."""
+    try:
+        data = json.loads(store.read_bytes(JOB_FILE))
+    except (ValueError, StorageError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_ledger(store: Store, ledger: Ledger) -> None:

@@ -8,9 +8,9 @@ import pandas as pd
 
 from .jobqueue import JobQueue
 from .layout import RECORDS_FILE
-from .ledger import FINISHED, Ledger, read_ledger, write_ledger
-from .records import FAILED, OK, REJECTED, records_frame, utcnow
-from .storage import RETRIES, open_store
+from .ledger import JobState, Ledger, read_ledger, write_ledger
+from .records import TaskStatus, records_frame, utcnow
+from .storage import STORAGE_ATTEMPTS, open_store
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,16 @@ class Outcome:
     output: str
     records: pd.DataFrame
     seconds: float
-    state: str = FINISHED
+    state: str = JobState.FINISHED
     message: str = ""  # what stopped a run that did not finish, and how to go on
     exit_code: int = 0
 
     @property
     def ok(self) -> bool:
         """Finished, no task failed; formulae the generator refused (C2) are not failures."""
-        if self.state != FINISHED:
+        if self.state != JobState.FINISHED:
             return False
-        return not bool((self.records["status"] == FAILED).any())
+        return not bool((self.records["status"] == TaskStatus.FAILED).any())
 
 
 def summary(outcome: Outcome) -> str:
@@ -45,8 +45,9 @@ def summary(outcome: Outcome) -> str:
     share = generator / busy if busy > 0 else 0.0
     lines = [
         f"job {outcome.job}: {len(frame)} formulae in {frame['task'].nunique()} tasks, "
-        f"{int(counts.get(OK, 0))} ok, "
-        f"{int(counts.get(FAILED, 0))} failed, {int(counts.get(REJECTED, 0))} rejected",
+        f"{int(counts.get(TaskStatus.OK, 0))} ok, "
+        f"{int(counts.get(TaskStatus.FAILED, 0))} failed, "
+        f"{int(counts.get(TaskStatus.REJECTED, 0))} rejected",
         f"structures: {structures:,} in {outcome.seconds:.1f} s "
         f"({structures / max(outcome.seconds, 1e-9):,.0f}/s); "
         f"generator share of worker time {share:.0%} (its CPU time / busy time)",
@@ -56,7 +57,7 @@ def summary(outcome: Outcome) -> str:
     ]
     if "generated" in frame and int(frame["generated"].sum()) != structures:
         lines.insert(2, screening_line(frame))
-    for _, row in frame[frame["status"] != OK].head(10).iterrows():
+    for _, row in frame[frame["status"] != TaskStatus.OK].head(10).iterrows():
         where = "" if row["task"] == row["formula"] else f" (task {row['task']})"
         lines.append(f"  {row['formula']}{where}: {row['status']}: {row['error']}")
     if outcome.message:
@@ -85,7 +86,7 @@ def save_records(
     state: str,
     reason: str = "",
     resume: str = "",
-    retries: int = RETRIES,
+    retries: int = STORAGE_ATTEMPTS,
 ) -> None:
     """records.parquet and the ledger (its state, counts, reason and resume command) in the
     job's folder: how every run ends, finished or not, and the plain `worker` path too."""
@@ -105,5 +106,6 @@ def save_records(
 
 def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None) -> str:
     """A finished job's records (from Redis unless given) and ledger; returns its folder."""
-    save_records(queue, root, records_frame(queue.records()) if frame is None else frame, FINISHED)
+    frame = records_frame(queue.records()) if frame is None else frame
+    save_records(queue, root, frame, JobState.FINISHED)
     return root

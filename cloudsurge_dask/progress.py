@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .jobqueue import Progress as Counters
+from .jobqueue import Counters
 
 LOG_INTERVAL = 30.0
 

@@ -7,14 +7,20 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-OK = "ok"
-FAILED = "failed"  # gave up after the retry budget
-REJECTED = "rejected"  # the generator refused the formula: permanent, never retried
+    from .storage import Store
+
+class TaskStatus(StrEnum):
+    """How a task (each of its formulae) ended; the same words in Redis, records and files."""
+
+    OK = "ok"
+    FAILED = "failed"  # gave up after the retry budget
+    REJECTED = "rejected"  # the generator refused the formula: permanent, never retried
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,26 @@ class RecordBatch:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def read_records(store: Store) -> pd.DataFrame | None:
+    """A job's records.parquet, None if it has none; columns added since an older run wrote it
+    are filled as that run meant them (nothing screened: generated = kept = structures)."""
+    import io
+
+    import pandas as pd
+
+    from .layout import RECORDS_FILE
+
+    if not store.exists(RECORDS_FILE):
+        return None
+    frame = pd.read_parquet(io.BytesIO(store.read_bytes(RECORDS_FILE)))
+    for column in ("generated", "kept"):
+        if column not in frame:
+            frame[column] = frame["structures"]
+    if "unparsable" not in frame:
+        frame["unparsable"] = 0
+    return frame
 
 
 def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:

@@ -48,7 +48,7 @@ def required_url(url: str | None, who: str) -> str:
     return url
 
 
-RETRIES = 63  # 0.05 s doubling to a 2 s cap: ~2 minutes in all
+REDIS_RETRIES = 63  # 0.05 s doubling to a 2 s cap: ~2 minutes in all
 
 
 def connect(url: str, *, timeout: float = 10.0, patient: bool = False) -> redis.Redis:
@@ -82,14 +82,14 @@ def connect(url: str, *, timeout: float = 10.0, patient: bool = False) -> redis.
         raise QueueError(f"Redis at {shown} answered: {_scrub(str(exc), url)}") from None
     finally:
         probe.close()
-    backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), RETRIES)
+    backoff = Retry(ExponentialBackoff(cap=2.0, base=0.05), REDIS_RETRIES)
     return redis.Redis.from_url(url, retry=backoff, health_check_interval=30, **options)
 
 
 def _first_ping(probe: redis.Redis, patient: bool) -> None:
     """PING once, or (patient) through connection errors with the same budget as later calls."""
     pauses = ExponentialBackoff(cap=2.0, base=0.05)
-    for attempt in range(RETRIES if patient else 0):
+    for attempt in range(REDIS_RETRIES if patient else 0):
         try:
             probe.ping()
             return

@@ -7,12 +7,12 @@ ignored. Where the job runs (workers, cluster, scheduler, Kubernetes) may change
 
 from __future__ import annotations
 
-import os
 import shlex
 
 from .declaration import declared
 from .layout import job_url
 from .settings import JobMeta, Settings
+from .storage import is_local, local_path
 
 
 def resume_command(job: str, settings: Settings) -> str:
@@ -26,9 +26,9 @@ def resume_command(job: str, settings: Settings) -> str:
 
 
 def _same_root(left: str, right: str) -> bool:
-    if "://" in left or "://" in right:
-        return left.rstrip("/") == right.rstrip("/")
-    return os.path.abspath(left) == os.path.abspath(right)
+    if is_local(left) and is_local(right):
+        return local_path(left) == local_path(right)
+    return left.rstrip("/") == right.rstrip("/")
 
 
 def contradictions(given: frozenset[str], settings: Settings, meta: JobMeta, job: str) -> list[str]:

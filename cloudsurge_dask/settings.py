@@ -14,6 +14,7 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import click
@@ -30,7 +31,18 @@ from .slurmscript import Directives, Walltime
 from .surgeoptions import PRESETS, SHOWN, validate_options
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
-CLUSTER_KINDS = ("local", "kubernetes", "slurm")
+
+
+class ClusterKind(StrEnum):
+    """Where a run's drains run; `scheduler` is an existing one (--scheduler), not a choice."""
+
+    LOCAL = "local"
+    SCHEDULER = "scheduler"
+    KUBERNETES = "kubernetes"
+    SLURM = "slurm"
+
+
+CLUSTER_KINDS = (ClusterKind.LOCAL.value, ClusterKind.KUBERNETES.value, ClusterKind.SLURM.value)
 
 # the subcommands each kind of setting applies to
 FORMULAE = ("run", "formulae", "plan")
@@ -229,7 +241,7 @@ class Settings:
         "system's parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
     )
     cluster: str = setting(
-        "local", "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
+        ClusterKind.LOCAL.value, "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
     )
     scheduler: str | None = setting(
         None, "Address of an existing Dask scheduler to use instead of a new cluster.", TEXT,
@@ -344,7 +356,7 @@ class Settings:
     def __post_init__(self) -> None:
         """Checks that hold however the object was made (build, replace, or directly)."""
         check(self)
-        if self.scheduler and self.cluster != "local":
+        if self.scheduler and self.cluster != ClusterKind.LOCAL:
             raise ConfigError(f"--scheduler and --cluster {self.cluster} exclude each other")
         if self.slurm_processes > self.slurm_cores:
             raise ConfigError("--slurm-processes must not exceed --slurm-cores (a core each)")

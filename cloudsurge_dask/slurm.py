@@ -36,7 +36,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from .cluster import ClusterHandle, screen_processes
 from .dashboard import routes_config
 from .errors import ClusterError, ConfigError
-from .settings import Settings
+from .settings import ClusterKind, Settings
 from .slurmscript import URL_VARIABLE, walltime_seconds
 
 log = logging.getLogger(__name__)
@@ -288,8 +288,8 @@ def _cancelled_at_end(cluster: Any, settings: Settings) -> Iterator[ClusterHandl
 
             drains = settings.slurm_jobs * settings.slurm_processes
             yield ClusterHandle(
-                client, drains, _dashboard(cluster), "slurm",
-                screen_processes(settings, "slurm"), setup,
+                client, drains, _dashboard(cluster), ClusterKind.SLURM,
+                screen_processes(settings, ClusterKind.SLURM), setup,
             )  # fmt: skip
     finally:
         keeper.stop()

@@ -22,17 +22,13 @@ from typing import IO
 from .errors import ConfigError
 from .layout import job_url
 from .redisserver import RedisServer, advertised, config_value
+from .storage import is_local
 
 STATE_FOLDER = "state"
 _CONFIG = "redis.conf"  # what RedisServer writes; its presence means "a saved state"
 _LOCK = "lock"
 _RESERVE = "reserve"
 RESERVE_BYTES = 8 << 20
-
-
-def is_local(output: str) -> bool:
-    """A plain path or `file://` URL: the output is a folder on this machine."""
-    return "://" not in output or output.startswith("file://")
 
 
 def _user_state_home() -> Path:

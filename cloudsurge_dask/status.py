@@ -8,9 +8,9 @@ folder alone: the ledger (`job.json`), `records.parquet` and whether a state to 
 from __future__ import annotations
 
 from .errors import QueueError, StorageError
-from .jobqueue import JobQueue, Progress
+from .jobqueue import Counters, JobQueue
 from .layout import RECORDS_FILE, job_url
-from .ledger import FINISHED, Ledger, read_ledger
+from .ledger import JobState, Ledger, read_ledger
 from .settings import Settings
 from .state import LocalState
 from .storage import open_store
@@ -23,7 +23,7 @@ def kept(structures: int, generated: int) -> str:
     return f"{structures:,} structures kept of {generated:,} generated"
 
 
-def _counts(progress: Progress) -> str:
+def _counts(progress: Counters) -> str:
     return (
         f"{progress.formulae_final:,} of {progress.formulae:,} formulae final "
         f"({progress.done} tasks done, {progress.failed} failed, {progress.pending} pending of "
@@ -55,8 +55,8 @@ def _from_files(settings: Settings, job: str, state: LocalState) -> str:
         lines.append(f"screens: {'; '.join(ledger.screening.get('screens', []))}")
     if ledger.reason:
         lines.append(f"why: {ledger.reason}")
-    if ledger.state != FINISHED:
-        if ledger.state == "running":
+    if ledger.state != JobState.FINISHED:
+        if ledger.state == JobState.RUNNING:
             lines.append("its client is gone (no run holds the job): it was stopped abruptly")
         if ledger.resume:
             lines.append(f"resume with: {ledger.resume}")

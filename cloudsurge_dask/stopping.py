@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 
 from .errors import QueueError, StorageError
 from .layout import RECORDS_FILE
-from .ledger import STOPPED
+from .ledger import JobState
 from .outcome import Outcome, save_records
 from .records import records_frame
 from .redisclient import connect
+from .settings import ClusterKind
+from .storage import is_local
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,14 +44,14 @@ class Stop:
     reason: str
     state: str
     exit_code: int
-    cluster: str = "local"
+    cluster: str = ClusterKind.LOCAL
     storage: bool = False
     queue: bool = False
 
     @classmethod
     def fault(cls, exc: Exception, cluster: str) -> Stop:
         return cls(
-            f"stopped: {exc}", STOPPED, 1, cluster,
+            f"stopped: {exc}", JobState.STOPPED, 1, cluster,
             storage=isinstance(exc, StorageError), queue=isinstance(exc, QueueError),
         )  # fmt: skip
 
@@ -84,7 +86,7 @@ def _save(
 ) -> str | None:
     """records.parquet and the ledger in the output, unless the storage is what failed and
     is remote (each try would wait out the storage's own retries); why not, if so."""
-    if stop.storage and "://" in meta.root and not meta.root.startswith("file://"):
+    if stop.storage and not is_local(meta.root):
         return "the storage failed"
     try:
         save_records(queue, meta.root, frame, stop.state, stop.reason, resume, retries=1)
@@ -103,7 +105,7 @@ def stop_run(
 ) -> Outcome:
     """The stopped run's outcome; its message says what was done and the resume command."""
     seconds = time.monotonic() - started
-    if state is not None and stop.state == STOPPED:
+    if state is not None and stop.state == JobState.STOPPED:
         state.free_reserve()  # a full disk may have hit Redis' own writes first
         if stop.queue and _answers(state):
             stop = dataclasses.replace(stop, queue=False)  # it refused writes, it is there

@@ -27,7 +27,7 @@ import fsspec
 
 from .errors import ObjectNotFound, StorageError
 
-RETRIES = 5  # attempts per operation (one on gs://, where gcsfs retries each request)
+STORAGE_ATTEMPTS = 5  # attempts per operation (one on gs://, where gcsfs retries each request)
 BACKOFF_SECONDS = 0.2  # first pause; doubles per attempt, jittered by x0.5-1.5
 MAX_BACKOFF_SECONDS = 5.0
 _PERMANENT_ERRNOS = {
@@ -106,7 +106,7 @@ class Store:
         fs: Any,
         root: str,
         options: dict[str, Any] | None = None,
-        retries: int = RETRIES,
+        retries: int = STORAGE_ATTEMPTS,
         backoff: float = BACKOFF_SECONDS,
     ) -> None:
         self.url = url
@@ -240,6 +240,21 @@ def _storage_options(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def protocol(url: str) -> str:
+    """`gs`, `memory`, ...; `file` for a plain path."""
+    return url.split("://", 1)[0] if "://" in url else "file"
+
+
+def is_local(url: str) -> bool:
+    """A plain path or `file://` URL: the output is a folder on this machine."""
+    return protocol(url) == "file"
+
+
+def local_path(url: str) -> str:
+    """The absolute path of a local output (`is_local`)."""
+    return os.path.abspath(url.removeprefix("file://"))
+
+
 def open_store(url: str, **options: Any) -> Store:
     """A `Store` rooted at `url`; `options` go to the fsspec filesystem (e.g. `endpoint_url`).
 
@@ -247,16 +262,16 @@ def open_store(url: str, **options: Any) -> Store:
     access when `STORAGE_EMULATOR_HOST` or `endpoint_url` points at an emulator. On `gs://`
     every operation is a single attempt: gcsfs's own retries are the bound.
     """
-    retries = int(options.pop("retries", RETRIES))
+    retries = int(options.pop("retries", STORAGE_ATTEMPTS))
     backoff = float(options.pop("backoff", BACKOFF_SECONDS))
     if not url:
         raise StorageError("no output location given")
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    kind = protocol(url)
     _without_grpc_probe()
-    if protocol in _GCS_PROTOCOLS:
+    if kind in _GCS_PROTOCOLS:
         retries = 1
         _gcsfs_quiet()
-    fs_options = _storage_options(protocol, options)
+    fs_options = _storage_options(kind, options)
     try:
         fs, root = fsspec.core.url_to_fs(url, **fs_options)
     except Exception as exc:  # unknown protocol, missing backend, unusable credentials

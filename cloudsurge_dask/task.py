@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 _KEY = re.compile(r"^(?P<formula>[A-Za-z0-9]+)(?:~(?P<res>\d+)of(?P<mod>\d+))?$")
+_SHARD_KEY = re.compile(r"^(?P<formula>[A-Za-z0-9]+)\+(?P<others>\d+)$")
 _SPEC_SHARD = re.compile(r"^[A-Za-z0-9]+(?:,[A-Za-z0-9]+)+$")
 
 
@@ -73,3 +74,16 @@ class Task:
         if _SPEC_SHARD.match(spec):
             return cls.shard(spec.split(","))
         return cls.from_key(spec)
+
+
+def is_shard_key(key: str) -> bool:
+    """`CH4+187`: a shard's key (its first formula and how many others)."""
+    return _SHARD_KEY.match(key) is not None
+
+
+def key_formula(key: str) -> str:
+    """The formula a task key starts with: the formula, the sliced one, a shard's first."""
+    match = _SHARD_KEY.match(key) or _KEY.match(key)
+    if match is None:
+        raise ValueError(f"not a task key: {key!r}")
+    return match["formula"]

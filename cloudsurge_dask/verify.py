@@ -15,9 +15,9 @@ from .errors import ConfigError, StorageError, VerifyError
 from .export import load_records
 from .formats import StructureFormat, get_format
 from .layout import MANIFESTS, PARTS, job_url, manifest_path
-from .records import OK
+from .manifest import Manifest, PartInfo, part_starts
+from .records import TaskStatus
 from .settings import Settings
-from .sink import Manifest, PartInfo, part_starts
 from .storage import Store, open_store
 
 
@@ -54,7 +54,7 @@ def verify_output(settings: Settings, job: str) -> VerifyReport:
     """Every part of a job against its manifest, and every manifest against the structure
     counts the generator reported (the job's saved records name the ok tasks and counts)."""
     frame = load_records(settings.replace(redis_url=None), job)
-    done = frame[frame["status"] == OK]
+    done = frame[frame["status"] == TaskStatus.OK]
     totals = done.groupby("task")["structures"].sum()
     expected = {str(task): int(n) for task, n in totals.items()}
     return verify_job(open_store(job_url(settings.output, job)), expected)

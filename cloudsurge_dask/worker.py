@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import re
 import socket
 import time
 import uuid
@@ -30,16 +29,22 @@ from .errors import (
     StorageError,
 )
 from .formats import get_format
-from .generator import Generation, resolve_executable, takes_several_formulae
+from .generator import (
+    Generation,
+    refused_formula,
+    resolve_executable,
+    takes_several_formulae,
+)
 from .heartbeat import Heartbeat
 from .jobqueue import JobQueue, Lease
 from .logfilter import quiet_dask_worker
-from .records import FAILED, OK, REJECTED, RecordBatch, TaskRecord, utcnow
+from .manifest import Manifest
+from .records import RecordBatch, TaskRecord, TaskStatus, utcnow
 from .redisclient import required_url
 from .screen.screener import Tally
 from .screen.stage import ScreenStage
 from .settings import JobMeta, Settings
-from .sink import Manifest, Sink
+from .sink import Sink
 from .storage import open_store
 from .task import Task
 
@@ -48,8 +53,6 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-# how the built-in engine names the first formula of a batch it refuses
-_REFUSED = re.compile(r"formula \d+ of \d+ \('(?P<formula>[A-Za-z0-9]+)'\): (?P<reason>.*)$")
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ class Worker:
             raise
         except (GeneratorError, ScreenError) as exc:
             permanent = exc.permanent
-            status = REJECTED if permanent else FAILED
+            status = TaskStatus.REJECTED if permanent else TaskStatus.FAILED
             failed = [
                 TaskRecord.failure(
                     self.job, task.key, f, self.consumer, started, status, str(exc), lease.attempt
@@ -199,19 +202,20 @@ class Worker:
                 started=started, finished=finished, generator_seconds=run.seconds,
                 write_seconds=overhead / len(runs), structures=stored,
                 parts=len(manifest.parts) if run.error is None else 0, raw_bytes=raw,
-                compressed_bytes=round(ratio * raw), status=OK if run.error is None else REJECTED,
+                compressed_bytes=round(ratio * raw),
+                status=TaskStatus.OK if run.error is None else TaskStatus.REJECTED,
                 error=run.error, attempts=lease.attempt, generator_cpu_seconds=run.cpu_seconds,
                 generated=run.structures, kept=screen.kept, unparsable=screen.unparsable,
                 removed=tuple(screen.removed), screen_cpu_seconds=screen.cpu_seconds,
             ))  # fmt: skip
         self.queue.complete(lease, records)
-        self._report_end(task, records, OK)
+        self._report_end(task, records, TaskStatus.OK)
         return records
 
     def _report_end(self, task: Task, records: list[TaskRecord], status: str) -> None:
         self.report({
             "event": "end", "job": self.job, "task": task.key, "worker": self.consumer,
-            "status": status, "formulae": len(records),
+            "status": str(status), "formulae": len(records),  # plain str: msgpack
             "structures": sum(r.structures for r in records),
             "generated": sum(r.generated for r in records),
         })  # fmt: skip
@@ -227,10 +231,10 @@ class Worker:
             try:
                 return self._write(task, functools.partial(self._batch, refused=dict(refused)))
             except GeneratorRejected as exc:
-                named = _REFUSED.search(str(exc))
-                if named is None or named["formula"] in refused:
+                named = refused_formula(str(exc))
+                if named is None or named[0] in refused:
                     break
-                refused[named["formula"]] = f"{named['formula']}: {named['reason']}"
+                refused[named[0]] = f"{named[0]}: {named[1]}"
         return self._write(task, self._one_by_one)
 
     def _write(self, task: Task, source: Source) -> tuple[Manifest, list[_Run]]:

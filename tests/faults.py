@@ -6,7 +6,7 @@ it. Temporaries (dot-names) are never listed by `Store.list`. An *orphan* is a l
 manifest references; it is tolerated only in the folder of a task without a manifest (failed
 or unfinished), where `verify` lists it under `orphans` and not as a problem. A *torn* part is
 a visible part whose bytes, sha256 or line count differ from its manifest entry. After a
-finished job: no torn part, no orphan beside a committed task, and the parts of every OK task
+finished job: no torn part, no orphan beside a committed task, and the parts of every ok task
 decompress to exactly the lines the engine prints for that formula (nothing lost or doubled).
 
 Faults are configured through files in a state folder, so they reach Dask worker processes:
@@ -440,13 +440,13 @@ def check_job(
 ) -> JobCheck:
     """Assert the job is whole: every formula once, statuses as expected, every part verified.
 
-    OK tasks must have a manifest whose parts decompress to exactly the engine's output for
+    Ok tasks must have a manifest whose parts decompress to exactly the engine's output for
     the formula; failed and rejected tasks must have none (orphan parts allowed there only).
     """
     from cloudsurge_dask.codec import get_codec
     from cloudsurge_dask.layout import PARTS, RECORDS_FILE, manifest_path
-    from cloudsurge_dask.records import FAILED, OK, REJECTED, records_frame
-    from cloudsurge_dask.sink import Manifest
+    from cloudsurge_dask.manifest import Manifest
+    from cloudsurge_dask.records import TaskStatus, records_frame
     from cloudsurge_dask.storage import open_store
     from cloudsurge_dask.verify import verify_output
 
@@ -464,12 +464,16 @@ def check_job(
     status = dict(zip(tasks, frame["status"], strict=True))
     errors = dict(zip(tasks, frame["error"], strict=True))
     for key in expected:
-        want = FAILED if key in failed else REJECTED if key in rejected else OK
+        want = (
+            TaskStatus.FAILED if key in failed
+            else TaskStatus.REJECTED if key in rejected
+            else TaskStatus.OK
+        )  # fmt: skip
         assert status[key] == want, (key, status[key], errors[key])
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems
     assert report.unexpected == [], report.unexpected
-    oks = [key for key in expected if status[key] == OK]
+    oks = [key for key in expected if status[key] == TaskStatus.OK]
     assert report.tasks == len(oks)
     bad = set(failed) | set(rejected)
     for orphan in report.orphans:
@@ -492,8 +496,8 @@ def check_job(
     return JobCheck(
         tasks=len(tasks),
         ok=len(oks),
-        failed=sum(1 for key in expected if status[key] == FAILED),
-        rejected=sum(1 for key in expected if status[key] == REJECTED),
+        failed=sum(1 for key in expected if status[key] == TaskStatus.FAILED),
+        rejected=sum(1 for key in expected if status[key] == TaskStatus.REJECTED),
         structures=structures,
         parts=report.parts,
         orphans=list(report.orphans),

@@ -25,9 +25,9 @@ from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.generator import resolve_executable
 from cloudsurge_dask.job import run_job
 from cloudsurge_dask.layout import JOB_FILE, RECORDS_FILE, manifest_path
-from cloudsurge_dask.records import OK, REJECTED
+from cloudsurge_dask.manifest import Manifest
+from cloudsurge_dask.records import TaskStatus
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.sink import Manifest
 from cloudsurge_dask.storage import Store, open_store
 from cloudsurge_dask.task import Task
 from cloudsurge_dask.verify import verify_job
@@ -108,7 +108,7 @@ def test_the_job_has_shards_over_several_parts_and_slices(smiles_job: Job) -> No
 
 def test_cat_is_the_engines_output_for_every_formula(smiles_job: Job) -> None:
     catalog = Catalog(smiles_job.store, smiles_job.job)
-    ok = smiles_job.records[smiles_job.records["status"] == OK]
+    ok = smiles_job.records[smiles_job.records["status"] == TaskStatus.OK]
     straddling = 0
     for formula in sorted(set(ok["formula"])):
         got = b"".join(catalog.structures(formula)).splitlines()
@@ -171,7 +171,7 @@ def test_failed_formula_and_missing_job(smiles_job: Job, tmp_path: Path) -> None
     assert b"".join(catalog.structures("C6H6")).splitlines() == engine("C6H6").splitlines()
     with pytest.raises(UnknownFormula, match="no records yet"):
         catalog.locate("C2")
-    ok = smiles_job.records[smiles_job.records["status"] == OK]
+    ok = smiles_job.records[smiles_job.records["status"] == TaskStatus.OK]
     listed = {e.formula: e.structures for e in catalog.entries()}
     assert listed == ok.groupby("formula")["structures"].sum().to_dict()
     (summary,) = list_jobs(str(tmp_path))
@@ -253,7 +253,7 @@ def test_ls_matches_the_records(smiles_job: Job) -> None:
     for formula, task, status, structures, parts, generated in rows:
         assert (int(structures), int(parts)) == tuple(sums.loc[formula]), formula
         assert generated == structures  # nothing screened
-        assert status == (REJECTED if formula == "C2" else OK)
+        assert status == (TaskStatus.REJECTED if formula == "C2" else TaskStatus.OK)
         tasks = smiles_job.tasks(formula)
         assert task == (tasks[0] if len(tasks) == 1 else f"{tasks[0]}..{tasks[-1]}")
     result = CliRunner().invoke(
@@ -269,7 +269,7 @@ def test_jobs_lists_the_job(smiles_job: Job, tmp_path: Path) -> None:
     header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert header == ["job", "state", "formulae", "structures", "created"]
     frame = smiles_job.records
-    ok = int(frame.loc[frame["status"] == OK, "structures"].sum())
+    ok = int(frame.loc[frame["status"] == TaskStatus.OK, "structures"].sum())
     (row,) = [r for r in rows if r[0] == smiles_job.job]
     assert row[1] == "finished" and row[2].isdigit() and row[3] == str(ok)
     # without job.json: from records.parquet
@@ -291,7 +291,7 @@ def test_jobs_lists_the_job(smiles_job: Job, tmp_path: Path) -> None:
 
 def test_sdf_records_and_a_closed_pipe(sdf_job: Job) -> None:
     catalog = Catalog(sdf_job.store, sdf_job.job)
-    ok = sdf_job.records[sdf_job.records["status"] == OK]
+    ok = sdf_job.records[sdf_job.records["status"] == TaskStatus.OK]
     for formula in sorted(set(ok["formula"])):
         got = b"".join(catalog.structures(formula))
         assert got == expected(sdf_job, formula, output="-F"), formula

@@ -33,7 +33,7 @@ from fixture_gcs import _binary as emulator_binary
 from refdata import reference_counts
 
 from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.records import OK, REJECTED
+from cloudsurge_dask.records import TaskStatus
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
@@ -318,7 +318,7 @@ def test_distributed_run_across_containers_survives_a_killed_worker(
     assert frame["formula"].is_unique, frame[frame["formula"].duplicated()]
     ours = {f for f in set(counts) | refused if set(re.findall(r"[A-Z][a-z]?", f)) <= ELEMENTS}
     assert len(frame) == 9660 and set(frame["formula"]) == ours
-    ok = frame[frame["status"] == OK]
+    ok = frame[frame["status"] == TaskStatus.OK]
     assert set(ok["formula"]) == ours - refused
     wrong = [
         (formula, structures, counts[formula])
@@ -326,7 +326,7 @@ def test_distributed_run_across_containers_survives_a_killed_worker(
         if structures != counts[formula]
     ]
     assert not wrong, wrong[:20]
-    assert set(frame.loc[frame["status"] != OK, "status"]) <= {REJECTED}
+    assert set(frame.loc[frame["status"] != TaskStatus.OK, "status"]) <= {TaskStatus.REJECTED}
     # the killed container had worked before it died; the survivor finished the job
     workers = set(frame["worker"])
     assert len(workers) >= 2, workers

@@ -3,7 +3,7 @@ input, concurrent resumes, tampered parts, secrets. The full campaign: test_faul
 
 Every job is checked by `faults.check_job`: each formula exactly once in the records (Redis
 and records.parquet), statuses as expected, every manifest verified, no orphan beside a
-committed task, and the parts of each OK task equal to the engine's own output.
+committed task, and the parts of each TaskStatus.OK task equal to the engine's own output.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from cloudsurge_dask.generator import Generation
 from cloudsurge_dask.job import enqueue, run_job
 from cloudsurge_dask.jobqueue import JobQueue, new_job_id
 from cloudsurge_dask.kubeobjects import KubeValues, render_objects
-from cloudsurge_dask.ledger import STOPPED
-from cloudsurge_dask.records import OK
+from cloudsurge_dask.ledger import JobState
+from cloudsurge_dask.records import TaskStatus
 from cloudsurge_dask.redisclient import connect
 from cloudsurge_dask.redisserver import RedisServer
 from cloudsurge_dask.settings import Settings
@@ -168,11 +168,11 @@ def test_permanent_storage_fault_stops_the_run_and_resume_finishes(
     names = ["C3H4N2OS", *SMALL]
     settings = on_cluster(cluster, tmp_path, surge=generator_wrapper(fresh, GeneratorFaults()))
     stopped = run_job(settings, formulae(names), quiet=True)
-    assert (stopped.state, stopped.exit_code, stopped.ok) == (STOPPED, 1, False)
+    assert (stopped.state, stopped.exit_code, stopped.ok) == (JobState.STOPPED, 1, False)
     assert "permission denied" in stopped.message, stopped.message
     assert f"run --resume {stopped.job}" in stopped.message
     assert "C4H10" not in set(stopped.records["formula"])
-    assert (stopped.records["status"] == OK).all()
+    assert (stopped.records["status"] == TaskStatus.OK).all()
     storage_faults(fresh)  # the cause fixed
     outcome = run_job(settings, formulae(names), job=stopped.job, quiet=True)
     check_job(settings, outcome, names)
@@ -301,7 +301,7 @@ def finished_job(
         env=ONE_TASK_PER_FORMULA,
     )  # fmt: skip
     outcome = run_job(settings, formulae(["C3H4N2OS", "C4H10"]), quiet=True)
-    assert (outcome.records["status"] == OK).all()
+    assert (outcome.records["status"] == TaskStatus.OK).all()
     return root / "out", outcome.job
 
 

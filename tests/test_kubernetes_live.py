@@ -39,7 +39,7 @@ from fixture_gcs import _binary as emulator_binary
 from refdata import reference_counts
 
 from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.records import OK, REJECTED
+from cloudsurge_dask.records import TaskStatus
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
 
@@ -268,12 +268,12 @@ def check_records(cluster: Cluster, job: str, output: str, heavy: int) -> pd.Dat
     expected = {f for f, n in heavy_of.items() if n <= heavy}
     assert frame["formula"].is_unique, frame[frame["formula"].duplicated()]
     assert set(frame["formula"]) == expected
-    ok = frame[frame["status"] == OK]
+    ok = frame[frame["status"] == TaskStatus.OK]
     assert set(ok["formula"]) == expected - refused
     wrong = [(f, s, counts[f]) for f, s in zip(ok["formula"], ok["structures"], strict=True)
              if s != counts[f]]  # fmt: skip
     assert not wrong, wrong[:20]
-    assert set(frame.loc[frame["status"] != OK, "status"]) <= {REJECTED}
+    assert set(frame.loc[frame["status"] != TaskStatus.OK, "status"]) <= {TaskStatus.REJECTED}
     return frame
 
 

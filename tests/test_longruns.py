@@ -29,7 +29,7 @@ from refdata import hill_counts
 
 from cloudsurge_dask.errors import GeneratorCrashed, QueueError
 from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.jobqueue import JobQueue, Progress
+from cloudsurge_dask.jobqueue import Counters, JobQueue
 from cloudsurge_dask.ledger import Ledger
 from cloudsurge_dask.progress import ProgressView
 from cloudsurge_dask.state import LocalState
@@ -98,7 +98,7 @@ def start(job: Job, *extra: str) -> None:
     )  # fmt: skip
 
 
-def wait_for_progress(job: Job, final: int, timeout: float = 60) -> Progress:
+def wait_for_progress(job: Job, final: int, timeout: float = 60) -> Counters:
     """Until `final` formulae are final, read live from the job's private Redis (through
     its state folder, as `status` does)."""
     deadline = time.monotonic() + timeout
@@ -356,11 +356,11 @@ def test_progress_in_a_log_is_plain_lines_with_an_eta() -> None:
     stream = io.StringIO()
     view = ProgressView(stream=stream)
     assert not view.live
-    first = Progress(10, 0, 0, 100, 10, 0, formulae=40, formulae_final=0, estimate=1000)
+    first = Counters(10, 0, 0, 100, 10, 0, formulae=40, formulae_final=0, estimate=1000)
     view.update(first)
     view.update(first)  # within the interval: no second line
     time.sleep(0.05)
-    view.close(Progress(10, 5, 0, 500, 5, 0, formulae=40, formulae_final=20, estimate=1000))
+    view.close(Counters(10, 5, 0, 500, 5, 0, formulae=40, formulae_final=20, estimate=1000))
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in stream.getvalue()
     assert lines[0].startswith("progress: 0/40 formulae, 100 structures")
@@ -378,10 +378,10 @@ def test_progress_on_a_terminal_is_a_live_bar() -> None:
         with open(slave, "w", closefd=False) as terminal:
             view = ProgressView(stream=terminal)
             assert view.live
-            view.update(Progress(10, 2, 0, 300, 8, 2, formulae=40, formulae_final=8,
+            view.update(Counters(10, 2, 0, 300, 8, 2, formulae=40, formulae_final=8,
                                  estimate=1000))  # fmt: skip
             time.sleep(0.3)
-            view.close(Progress(10, 10, 0, 1000, 0, 0, formulae=40, formulae_final=40,
+            view.close(Counters(10, 10, 0, 1000, 0, 0, formulae=40, formulae_final=40,
                                 estimate=1000))  # fmt: skip
         drawn = b""
         while select.select([master], [], [], 0.2)[0]:

@@ -20,7 +20,7 @@ from refdata import hill_counts
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.job import run_job
-from cloudsurge_dask.records import OK
+from cloudsurge_dask.records import TaskStatus
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.verify import verify_output
 
@@ -48,7 +48,7 @@ def test_run_local_matches_reference_and_verifies(tmp_path: Path) -> None:
     frame = outcome.records
     assert len(frame) == len(formulae)
     assert frame["formula"].is_unique
-    assert (frame["status"] == OK).all(), frame[frame["status"] != OK]
+    assert (frame["status"] == TaskStatus.OK).all(), frame[frame["status"] != TaskStatus.OK]
     table = hill_counts()
     for formula, structures in zip(frame["formula"], frame["structures"], strict=True):
         assert structures == table[formula], formula
@@ -70,7 +70,7 @@ def test_run_to_gcs_emulator(tmp_path: Path, gcs_bucket: str) -> None:
     formulae = [parse_formula(f) for f in sample(12, seed=3)]
     settings = settings_for(tmp_path, output=gcs_bucket, codec="gz")
     outcome = run_job(settings, formulae, quiet=True)
-    assert (outcome.records["status"] == OK).all()
+    assert (outcome.records["status"] == TaskStatus.OK).all()
     assert outcome.output.startswith("gs://")
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems
@@ -117,7 +117,7 @@ def test_sigkill_worker_mid_formula_loses_nothing(tmp_path: Path) -> None:
     assert killed, "no worker was killed"
     frame = outcome.records
     assert sorted(frame["formula"]) == sorted(f.hill for f in formulae)
-    assert (frame["status"] == OK).all(), frame[frame["status"] != OK]
+    assert (frame["status"] == TaskStatus.OK).all(), frame[frame["status"] != TaskStatus.OK]
     assert frame["attempts"].max() >= 2
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems
@@ -234,7 +234,7 @@ def test_split_slices_and_shards_add_up(tmp_path: Path) -> None:
             assert list(group["status"]) == ["rejected"]
             assert "no structure" in str(group["error"].iloc[0])
             continue
-        assert (group["status"] == OK).all()
+        assert (group["status"] == TaskStatus.OK).all()
         assert int(group["structures"].sum()) == table[str(formula)], formula
     report = verify_output(settings, outcome.job)
     assert report.ok, report.problems

@@ -19,9 +19,9 @@ from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.errors import FormulaError
 from cloudsurge_dask.formula import EXTRA_VALENCES, Formula, parse_formula
 from cloudsurge_dask.job import Outcome, run_job
-from cloudsurge_dask.records import OK, REJECTED
+from cloudsurge_dask.manifest import Manifest
+from cloudsurge_dask.records import TaskStatus
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.sink import Manifest
 from cloudsurge_dask.verify import verify_output
 
 PRODUCTION = "-P -T -B1,2,3,4,5,7,8,9 -t0 -f0"
@@ -57,9 +57,10 @@ def assert_counts(outcome: Outcome, expected: dict[Formula, str]) -> None:
     for formula, count in expected.items():
         row = frame.loc[formula.hill]
         if count == "error":
-            assert row["status"] == REJECTED, (formula, row["error"])
+            assert row["status"] == TaskStatus.REJECTED, (formula, row["error"])
         else:
-            assert (row["status"], row["structures"]) == (OK, int(count)), (formula, row["error"])
+            found = (row["status"], row["structures"])
+            assert found == (TaskStatus.OK, int(count)), (formula, row["error"])
 
 
 def test_production_preset_reproduces_surge(tmp_path: Path) -> None:
@@ -173,7 +174,7 @@ def test_whole_production_job_reproduces_every_count(
     expected = {f.hill: c for f, c in table(PRODUCTION).items() if f.heavy_atoms <= heavy_atoms}
     assert sorted(frame["formula"]) == sorted(expected)
     got = {
-        row.formula: "error" if row.status == REJECTED else str(row.structures)
+        row.formula: "error" if row.status == TaskStatus.REJECTED else str(row.structures)
         for row in frame.itertuples()
     }
     assert got == expected

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from cloudsurge_dask.errors import QueueError
-from cloudsurge_dask.jobqueue import JobQueue, Lease, Progress, new_job_id
-from cloudsurge_dask.records import FAILED, OK, REJECTED, TaskRecord, utcnow
+from cloudsurge_dask.jobqueue import Counters, JobQueue, Lease, new_job_id
+from cloudsurge_dask.records import TaskRecord, TaskStatus, utcnow
 from cloudsurge_dask.redisclient import connect
 from cloudsurge_dask.redisserver import RedisServer
 from cloudsurge_dask.task import Task
@@ -33,7 +33,7 @@ def _record(
         "job": queue.job, "task": lease.task.key, "formula": lease.task.formula,
         "worker": worker, "started": now, "finished": now, "generator_seconds": 0.5,
         "write_seconds": 0.1, "structures": structures, "parts": 1, "raw_bytes": 100,
-        "compressed_bytes": 40, "status": OK, "error": None, "attempts": lease.attempt,
+        "compressed_bytes": 40, "status": TaskStatus.OK, "error": None, "attempts": lease.attempt,
     }  # fmt: skip
     fields.update(changes)
     return TaskRecord(**fields)  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def test_round_trip_in_order_with_progress(redis_client: redis.Redis, job_id: st
     first = queue.lease("w1", 3)
     assert [lease.task for lease in first] == tasks[:3]
     assert all(lease.attempt == 1 for lease in first)
-    assert queue.progress() == Progress(
+    assert queue.progress() == Counters(
         total=5, done=0, failed=0, structures=0, pending=5, leased=3, formulae=4
     )
     for n, lease in enumerate(first):
@@ -73,7 +73,7 @@ def test_round_trip_in_order_with_progress(redis_client: redis.Redis, job_id: st
     for lease in rest:
         assert queue.complete(lease, _record(queue, lease, worker="w2", structures=10))
     assert queue.lease("w1", 3) == []
-    assert queue.progress() == Progress(5, 5, 0, 1 + 2 + 3 + 20, 0, 0, 4, 4)  # 1 slice of 4
+    assert queue.progress() == Counters(5, 5, 0, 1 + 2 + 3 + 20, 0, 0, 4, 4)  # 1 slice of 4
     assert queue.finished()
     records = {record.task: record for record in queue.records()}
     assert set(records) == {task.key for task in tasks}
@@ -151,7 +151,7 @@ def test_expired_lease_is_reclaimed_as_new_attempt(redis_client: redis.Redis, jo
     assert queue.heartbeat("dead", [held]) == 0
     assert queue.complete(reclaimed, _record(queue, reclaimed, worker="alive", structures=3))
     assert not queue.complete(held, _record(queue, held, worker="dead", structures=3))
-    assert queue.progress() == Progress(1, 1, 0, 3, 0, 0, 1, 1)
+    assert queue.progress() == Counters(1, 1, 0, 3, 0, 0, 1, 1)
     (record,) = queue.records()
     assert (record.worker, record.attempts) == ("alive", 2)
 
@@ -173,7 +173,7 @@ def test_complete_twice_counts_once(redis_client: redis.Redis, job_id: str) -> N
     (lease,) = queue.lease("w1", 1)
     assert queue.complete(lease, _record(queue, lease, structures=11))
     assert not queue.complete(lease, _record(queue, lease, structures=11))
-    assert queue.progress() == Progress(1, 1, 0, 11, 0, 0, 1, 1)
+    assert queue.progress() == Counters(1, 1, 0, 11, 0, 0, 1, 1)
     with pytest.raises(ValueError, match="do not match"):
         queue.complete(lease, _record(queue, Lease(Task("C2H6"), lease.entry_id, 1)))
 
@@ -185,14 +185,16 @@ def test_bounded_retries_then_failed(redis_client: redis.Redis, job_id: str) -> 
     for _ in range(3):
         (lease,) = queue.lease("w1", 1)
         attempts.append(lease.attempt)
-        failure = _record(queue, lease, structures=0, status=FAILED, error="surge crashed")
+        failure = _record(
+            queue, lease, structures=0, status=TaskStatus.FAILED, error="surge crashed"
+        )
         outcomes.append(queue.fail(lease, failure, permanent=False))
     assert attempts == [1, 2, 3]
     assert outcomes == [False, False, True]
     assert queue.lease("w1", 1) == []
     (record,) = queue.records()
-    assert (record.status, record.attempts, record.error) == (FAILED, 3, "surge crashed")
-    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0, 1, 1)
+    assert (record.status, record.attempts, record.error) == (TaskStatus.FAILED, 3, "surge crashed")
+    assert queue.progress() == Counters(1, 0, 1, 0, 0, 0, 1, 1)
     assert queue.finished()
     errors = queue.errors()
     assert len(errors) == 3
@@ -204,11 +206,11 @@ def test_permanent_failure_is_rejected_at_once(redis_client: redis.Redis, job_id
     queue = JobQueue(redis_client, job_id, max_attempts=3)
     queue.create(_tasks(2), META)
     lease = queue.lease("w1", 1)[0]
-    refusal = _record(queue, lease, structures=0, status=FAILED, error=">E bad formula")
+    refusal = _record(queue, lease, structures=0, status=TaskStatus.FAILED, error=">E bad formula")
     assert queue.fail(lease, refusal, permanent=True)
     (record,) = queue.records()
-    assert (record.status, record.attempts) == (REJECTED, 1)
-    assert queue.progress() == Progress(2, 0, 1, 0, 1, 0, 2, 1)
+    assert (record.status, record.attempts) == (TaskStatus.REJECTED, 1)
+    assert queue.progress() == Counters(2, 0, 1, 0, 1, 0, 2, 1)
     assert [lease.task.key for lease in queue.lease("w1", 5)] == ["C2H6"]
 
 
@@ -224,11 +226,11 @@ def test_lost_leases_exhaust_attempts_then_late_success_wins(
     time.sleep(0.25)
     assert queue.lease("c", 1) == []
     (record,) = queue.records()
-    assert record.status == FAILED
+    assert record.status == TaskStatus.FAILED
     assert record.error == "lease expired 2 times: worker lost"
-    assert queue.progress() == Progress(1, 0, 1, 0, 0, 0, 1, 1)
+    assert queue.progress() == Counters(1, 0, 1, 0, 0, 0, 1, 1)
     assert queue.complete(second, _record(queue, second, worker="b", structures=4))
-    assert queue.progress() == Progress(1, 1, 0, 4, 0, 0, 1, 1)
+    assert queue.progress() == Counters(1, 1, 0, 4, 0, 0, 1, 1)
     assert not queue.complete(first, _record(queue, first, worker="a", structures=4))
     assert queue.records()[0].worker == "b"
 
@@ -241,8 +243,9 @@ def test_jobs_never_touch_each_other(redis_client: redis.Redis) -> None:
     assert sorted(before) == [f"cloudsurge:{other.job}:{n}" for n in ("meta", "progress", "stream")]
     leases = mine.lease("w1", 3)
     mine.complete(leases[0], _record(mine, leases[0]))
-    mine.fail(leases[1], _record(mine, leases[1], status=FAILED, error="x"), permanent=False)
-    mine.fail(leases[2], _record(mine, leases[2], status=FAILED, error="y"), permanent=True)
+    failed = TaskStatus.FAILED
+    mine.fail(leases[1], _record(mine, leases[1], status=failed, error="x"), permanent=False)
+    mine.fail(leases[2], _record(mine, leases[2], status=failed, error="y"), permanent=True)
     mine.heartbeat("w1", leases)
     assert set(_job_keys(redis_client, mine.job)) == {
         f"cloudsurge:{mine.job}:{name}" for name in ("meta", "stream", "records", "errors",
@@ -251,7 +254,7 @@ def test_jobs_never_touch_each_other(redis_client: redis.Redis) -> None:
     assert mine.delete() == 5
     assert _job_keys(redis_client, mine.job) == {}
     assert _job_keys(redis_client, other.job) == before
-    assert other.progress() == Progress(3, 0, 0, 0, 3, 0, 3, 0)
+    assert other.progress() == Counters(3, 0, 0, 0, 3, 0, 3, 0)
     assert mine.job not in JobQueue.jobs(redis_client)
 
 
@@ -304,7 +307,7 @@ def test_restart_with_aof_mid_job_loses_nothing() -> None:
         while not queue.finished() and time.monotonic() < deadline:
             for lease in queue.lease("w2", 8):
                 assert queue.complete(lease, _record(queue, lease, worker="w2"))
-        assert queue.progress() == Progress(30, 30, 0, 30 * 7, 0, 0, 30, 30)
+        assert queue.progress() == Counters(30, 30, 0, 30 * 7, 0, 0, 30, 30)
         assert sorted(r.task for r in queue.records()) == sorted(t.key for t in _tasks(30))
         client.close()
 
@@ -346,5 +349,5 @@ def test_concurrent_consumers_complete_every_task_once(redis_url: str, job_id: s
     assert set(counts) == {task.key for task in tasks}
     assert set(counts.values()) == {1}
     assert sum(1 for _, keys in collected if keys) >= 2
-    assert queue.progress() == Progress(200, 200, 0, 200, 0, 0, 1, 1)
+    assert queue.progress() == Counters(200, 200, 0, 200, 0, 0, 1, 1)
     assert len(queue.records()) == 200

@@ -32,7 +32,7 @@ from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.job import enqueue
 from cloudsurge_dask.jobqueue import new_job_id
 from cloudsurge_dask.layout import job_url
-from cloudsurge_dask.records import OK, REJECTED, TaskRecord
+from cloudsurge_dask.records import TaskRecord, TaskStatus
 from cloudsurge_dask.screen.recheck import deep_check, job_meta, rescreen
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.storage import open_store
@@ -94,11 +94,11 @@ def check_against_loop(
 ) -> None:
     by_formula = {r.formula: r for r in records}
     assert set(by_formula) == set(FORMULAE)
-    assert by_formula["C2"].status == REJECTED
+    assert by_formula["C2"].status == TaskStatus.REJECTED
     total = 0
     for formula in FORMULAE[1:]:
         record = by_formula[formula]
-        assert record.status == OK, record
+        assert record.status == TaskStatus.OK, record
         expected = plain_loop(formula, keep, stereo)
         assert stored(settings, job, formula) == expected, formula
         assert record.structures == len(expected)
@@ -223,7 +223,7 @@ def test_parallel_screening_writes_identical_parts(redis_url: str, tmp_path: Pat
     formulae = ["C7H8O", "C4H8O", "C5H8O", "C6H6"]
     inline_job, inline, _ = drain(redis_url, tmp_path / "one", formulae, screen=screens)
     job, parallel, records = drain(redis_url, tmp_path / "two", formulae, 2, screen=screens)
-    assert all(r.status == OK for r in records) and sum(r.kept for r in records) > 0
+    assert all(r.status == TaskStatus.OK for r in records) and sum(r.kept for r in records) > 0
     for formula in formulae:
         assert stored(parallel, job, formula) == stored(inline, inline_job, formula)
     one = sorted(p.read_bytes() for p in (tmp_path / "one").rglob("*.zst"))

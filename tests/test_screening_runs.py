@@ -19,7 +19,7 @@ from rdkit.Contrib.NP_Score import npscorer
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.formula import parse_formula
 from cloudsurge_dask.job import run_job
-from cloudsurge_dask.records import OK
+from cloudsurge_dask.records import TaskStatus
 from cloudsurge_dask.resumption import contradictions
 from cloudsurge_dask.settings import JobMeta, Settings
 from cloudsurge_dask.verify import verify_output
@@ -99,7 +99,7 @@ def test_screened_run_on_dask_with_screening_processes(tmp_path: Path) -> None:
     frame = outcome.records
     assert sorted(set(frame["formula"])) == sorted(formulae)
     assert frame["task"].nunique() > len(formulae)  # the large ones were split into slices
-    assert (frame["status"] == OK).all(), frame[frame["status"] != OK]
+    assert (frame["status"] == TaskStatus.OK).all(), frame[frame["status"] != TaskStatus.OK]
     assert frame["attempts"].max() >= 2
     model = npscorer.readNPModel()
     sums = frame.groupby("formula")[["structures", "generated"]].sum()

@@ -23,7 +23,8 @@ from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import CorruptData, ObjectNotFound, StorageError, TornOutput
 from cloudsurge_dask.formats import SDF
 from cloudsurge_dask.layout import manifest_path
-from cloudsurge_dask.sink import Manifest, Sink
+from cloudsurge_dask.manifest import Manifest
+from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import (
     Store,
     check_writable,

@@ -12,7 +12,8 @@ import pytest
 from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import VerifyError
 from cloudsurge_dask.layout import manifest_path
-from cloudsurge_dask.sink import Manifest, Sink
+from cloudsurge_dask.manifest import Manifest
+from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import Store, open_store
 from cloudsurge_dask.task import Task
 from cloudsurge_dask.verify import verify_job

@@ -21,8 +21,8 @@ from ..formats import get_format
 from ..generator import Generation, resolve_executable, takes_several_formulae
 from ..layout import MANIFESTS, manifest_path
 from ..ledger import read_ledger
+from ..manifest import Manifest
 from ..settings import JobMeta
-from ..sink import Manifest
 from ..storage import Store
 from ..task import Task
 from .screener import Screener
