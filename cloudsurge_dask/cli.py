@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .declaration import declared, markdown_table
-from .errors import CloudSurgeError
+from .errors import CloudSurgeError, ConfigError
 from .kubeobjects import KubeValues
 from .settings import ClusterKind, Settings
 
@@ -361,13 +361,22 @@ def export(job: str, target: str, **values: Any) -> None:
     help="Also screen N stored structures, drawn at random, again: all must pass.",
 )  # fmt: skip
 @click.option("--seed", type=int, default=None, help="Seed of the --rescreen draw.")
-def verify(job: str, deep: bool, rescreen: int | None, seed: int | None, **values: Any) -> None:
+@click.option(
+    "--repair", is_flag=True, help="Regenerate the tasks whose parts are missing, truncated or "
+    "altered (with the job's settings, on a private Redis, in this process), update "
+    "records.parquet and job.json, then verify again.",
+)  # fmt: skip
+def verify(
+    job: str, deep: bool, rescreen: int | None, seed: int | None, repair: bool, **values: Any
+) -> None:
     """Re-read every part of JOB and check counts and checksums against manifests and records;
-    --deep and --rescreen check a screened job's screening too."""
+    --deep and --rescreen check a screened job's screening too; --repair mends what is found."""
     from .verify import verify_output
 
     settings = build_settings(values)
     report = verify_output(settings, job)
+    if repair and report.problems:
+        report = _repair(settings, job, report)
     if deep or rescreen:
         from .layout import job_url
         from .screen.recheck import deep_check, job_meta
@@ -392,6 +401,32 @@ def verify(job: str, deep: bool, rescreen: int | None, seed: int | None, **value
     )
     if not report.ok:
         sys.exit(1)
+
+
+def _repair(settings: Settings, job: str, report: Any) -> Any:
+    """verify --repair: the broken tasks regenerated, the job verified again."""
+    from .layout import job_url
+    from .ledger import JobState, read_ledger
+    from .repair import repair_job
+    from .screen.recheck import job_meta
+    from .storage import open_store
+
+    store = open_store(job_url(settings.output, job))
+    ledger = read_ledger(store)
+    if ledger is None or ledger.state != JobState.FINISHED:
+        state = "unknown" if ledger is None else ledger.state
+        raise ConfigError(f"--repair mends finished jobs; job {job} is {state}: resume it instead")
+    if not report.broken:
+        raise ConfigError("--repair: the problems found name no task to regenerate")
+    for problem in report.problems[:50]:
+        click.echo(f"problem: {problem}", err=True)
+    done = repair_job(store, job_meta(store), job, report.broken)
+    click.echo(
+        f"repaired {len(done.tasks)} task(s): {', '.join(done.tasks[:10])}"
+        + (f"; {done.removed} stray part(s) removed" if done.removed else ""),
+        err=True,
+    )
+    return done.report
 
 
 def write_quietly(lines: Iterable[bytes]) -> None:

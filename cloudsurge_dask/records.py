@@ -142,7 +142,8 @@ def read_records(store: Store) -> pd.DataFrame | None:
 
 
 def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
-    """A DataFrame with one row per task, typed columns, sorted by task key."""
+    """A DataFrame with one row per formula, typed columns, sorted by task key (a shard's
+    formulae in the order it ran them)."""
     import pandas as pd
 
     rows = [[getattr(r, name) for name in COLUMNS] for r in records]
@@ -152,4 +153,5 @@ def records_frame(records: Iterable[TaskRecord]) -> pd.DataFrame:
     for column in INTEGERS:
         frame[column] = frame[column].astype("int64")
     frame["removed"] = [list(value) for value in frame["removed"]]
-    return frame.sort_values(["task", "formula"], ignore_index=True)
+    # by task, a shard's formulae kept in their output order (what `verify --repair` runs again)
+    return frame.sort_values("task", kind="stable", ignore_index=True)

@@ -37,6 +37,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # task keys a problem names: --repair's list
 
     @property
     def ok(self) -> bool:
@@ -75,9 +76,11 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
             report.problems.append(f"{relpath}: not a manifest")
             continue
         key = relpath[len(MANIFESTS) + 1 : -len(".json")]
+        before = len(report.problems)
         manifest = _load(store, key, report)
         if manifest is None:
             present.add(key)  # already a problem; its parts are not stray on top of that
+            report.broken.add(key)
             continue
         committed.add(key)
         report.tasks += 1
@@ -99,9 +102,12 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
                     f"{manifest.task}: manifest has {manifest.structures} structures, "
                     f"the generator reported {expected[manifest.task]}"
                 )
+        if len(report.problems) > before:
+            report.broken.add(key)
     if expected is not None:
         for key in sorted(set(expected) - committed - present):
             report.problems.append(f"{key}: no manifest")
+            report.broken.add(key)
     for relpath in store.list(PARTS):
         if relpath in listed:
             continue
@@ -109,6 +115,7 @@ def verify_job(store: Store, expected: Mapping[str, int] | None = None) -> Verif
         folder = relpath[len(PARTS) + 1 :].split("/", 1)[0]
         if folder in committed:
             report.problems.append(f"{relpath}: stray part beside committed task {folder}")
+            report.broken.add(folder)
     return report
 
 
