@@ -25,6 +25,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado import web
 
 from .dashboardpage import PAGE, render
+from .logfilter import quiet_dashboard
 from .records import TaskStatus
 from .task import Task, is_shard_key
 
@@ -267,6 +268,7 @@ def install(dask_scheduler: Scheduler) -> Tracker:
     found = dask_scheduler.plugins.get(PLUGIN)
     if isinstance(found, Tracker):
         return found
+    quiet_dashboard()  # a closed browser tab: no third-party traceback in the run's output
     tracker = Tracker()
     for when, msg in dask_scheduler.get_events(TOPIC):
         tracker.fold(TOPIC, msg, when)
