@@ -26,10 +26,10 @@ from typing import Any
 
 import pandas as pd
 
-from cloudsurge_dask.formula import Formula
-from cloudsurge_dask.formulae import read_formula_file, write_formula_file
+from cloudsurge_dask.formulae.formula import Formula
+from cloudsurge_dask.formulae.source import read_formula_file, write_formula_file
+from cloudsurge_dask.formulae.task import Task
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS, Settings
-from cloudsurge_dask.task import Task
 
 OUT = Path(__file__).resolve().parent / "out"
 BUILTIN = "cloudsurge-surge"
@@ -99,7 +99,7 @@ def formula_set(max_heavy_atoms: int, out: Path) -> list[Formula]:
     and cached in a formula file (`out/formulae_le<N>.txt`), which later runs read back."""
     path = out / f"formulae_le{max_heavy_atoms}.txt"
     if not path.is_file():
-        from cloudsurge_dask.formulae import generate_formulae
+        from cloudsurge_dask.formulae.source import generate_formulae
 
         out.mkdir(parents=True, exist_ok=True)
         write_formula_file(generate_formulae(max_heavy_atoms, DEFAULT_ELEMENTS), str(path))
@@ -114,7 +114,7 @@ def settings_for(engine: Engine, output: str, **flags: Any) -> Settings:
 
 def run_pipeline(engine: Engine, formulae: Sequence[Formula], **flags: Any) -> Any:
     """`run_job` into a temporary output folder (removed afterwards); returns the Outcome."""
-    from cloudsurge_dask.job import run_job
+    from cloudsurge_dask.run.job import run_job
 
     with tempfile.TemporaryDirectory(prefix="bench-") as output:
         outcome = run_job(settings_for(engine, output, **flags), formulae, quiet=True)
@@ -199,7 +199,7 @@ def load_note() -> str:
 
 def warm_up(engine: Engine) -> None:
     """One tiny pipeline run, so the first measured run pays no cold imports and caches."""
-    from cloudsurge_dask.formula import parse_formula
+    from cloudsurge_dask.formulae.formula import parse_formula
 
     run_pipeline(engine, [parse_formula("CH4")], workers=1)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from common import parser
 
-from cloudsurge_dask.codec import Codec, get_codec
-from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.output.codec import Codec, get_codec
+from cloudsurge_dask.output.sink import Sink
 from cloudsurge_dask.storage import open_store
-from cloudsurge_dask.task import Task
 
 REFERENCE = Path("/work/shared/reference/surge_smiles")
 LEVELS = {"zst": [-3, -1, 1, 2, 3, 6], "gz": [0, 1, 2, 3], "zip": [0, 1, 2, 3]}

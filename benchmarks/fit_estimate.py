@@ -8,7 +8,8 @@ after a model change costs seconds; `--remeasure` starts over.
 
 The script reports held-out accuracy (a fit without the held-out 9-10 atom formulae, and
 without any 11-12 atom formula, to show extrapolation), then fits the shipped model on all
-the data and writes `cloudsurge_dask/estimate_model.json` plus predicted-vs-measured CSV/PNG.
+the data and writes `cloudsurge_dask/formulae/estimate_model.json` plus predicted-vs-measured
+CSV/PNG.
 
     .venv/bin/python benchmarks/fit_estimate.py [--engine PATH] [--jobs 2]
 """
@@ -33,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from cloudsurge_dask.estimate import MODEL_PATH, TERMS, design, raw_matrix
-from cloudsurge_dask.formula import Formula, max_hydrogens, parse_formula
+from cloudsurge_dask.formulae.estimate import MODEL_PATH, TERMS, design, raw_matrix
+from cloudsurge_dask.formulae.formula import Formula, max_hydrogens, parse_formula
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "out"

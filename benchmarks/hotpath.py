@@ -16,11 +16,11 @@ import json
 import resource
 import time
 
-from cloudsurge_dask.codec import DEFAULT_CODEC, get_codec
-from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import Generation
+from cloudsurge_dask.output.codec import DEFAULT_CODEC, get_codec
+from cloudsurge_dask.output.sink import Sink
 from cloudsurge_dask.storage import open_store
-from cloudsurge_dask.task import Task
 
 PART_SIZE = 10_000_000
 

@@ -49,10 +49,10 @@ from common import (
     work_span,
 )
 
-from cloudsurge_dask.estimate import estimate_structures
-from cloudsurge_dask.formula import Formula, parse_formula
-from cloudsurge_dask.plan import PlanOptions, plan_tasks
-from cloudsurge_dask.task import Task
+from cloudsurge_dask.formulae.estimate import estimate_structures
+from cloudsurge_dask.formulae.formula import Formula, parse_formula
+from cloudsurge_dask.formulae.plan import PlanOptions, plan_tasks
+from cloudsurge_dask.formulae.task import Task
 
 CANDIDATES = ("C10H16O2", "C11H14O", "C10H13NO")
 WORKERS = 2

@@ -46,13 +46,13 @@ from common import (
     work_span,
 )
 
-from cloudsurge_dask.codec import get_codec
-from cloudsurge_dask.estimate import estimate_many
-from cloudsurge_dask.formula import Formula, parse_formula
-from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.formulae.estimate import estimate_many
+from cloudsurge_dask.formulae.formula import Formula, parse_formula
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import Generation
+from cloudsurge_dask.output.codec import get_codec
+from cloudsurge_dask.output.sink import Sink
 from cloudsurge_dask.storage import open_store
-from cloudsurge_dask.task import Task
 
 
 def reference_formula(

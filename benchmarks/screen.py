@@ -37,7 +37,7 @@ from common import (
 )
 
 from cloudsurge_dask import Screener, ScreenSpec
-from cloudsurge_dask.formula import parse_formula
+from cloudsurge_dask.formulae.formula import parse_formula
 
 CASES = {
     "np_likeness >= 1": ("np_likeness >= 1",),

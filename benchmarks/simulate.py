@@ -62,16 +62,16 @@ from common import (
     work_span,
 )
 
-from cloudsurge_dask.codec import get_codec
-from cloudsurge_dask.estimate import estimate_many
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.formulae import generate_formulae
-from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.plan import PlanOptions, plan_tasks
+from cloudsurge_dask.formulae.estimate import estimate_many
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.formulae.plan import PlanOptions, plan_tasks
+from cloudsurge_dask.formulae.source import generate_formulae
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import Generation
+from cloudsurge_dask.output.codec import get_codec
+from cloudsurge_dask.output.sink import Sink
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS, Settings
-from cloudsurge_dask.sink import Sink
 from cloudsurge_dask.storage import open_store
-from cloudsurge_dask.task import Task
 
 PER_ATOM = {9: "C7H9NO", 10: "C8H11NO", 11: "C9H12O2", 12: "C10H16O2"}
 SPLIT_FORMULA, SPLIT_PARTS = "C10H16O2", 8

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
+from .clusters.kubeobjects import KubeValues
 from .declaration import declared, markdown_table
 from .errors import CloudSurgeError, ConfigError
-from .kubeobjects import KubeValues
 from .settings import ClusterKind, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -157,7 +157,7 @@ def friendly(command: F) -> F:
 
 
 def load_formulae(settings: Settings) -> list[Any]:
-    from .formulae import generate_formulae, read_formula_file
+    from .formulae.source import generate_formulae, read_formula_file
 
     if settings.formulae:
         return read_formula_file(settings.formulae)
@@ -217,8 +217,8 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
     the queue is a private redis-server that keeps its state in OUTPUT/JOB/state/ (for a
     remote output: ~/.local/state/cloudsurge-dask/JOB/) and ends with this command.
     """
-    from .job import run_job
-    from .outcome import summary
+    from .run.job import run_job
+    from .run.outcome import summary
 
     given = given_settings(ctx, values)
     settings = build_settings(values)
@@ -260,8 +260,8 @@ def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> N
     """
     import json
 
-    from .cluster import expected_drains, screen_processes
-    from .screen.preview import preview
+    from .clusters.cluster import expected_drains, screen_processes
+    from .run.preview import preview
 
     settings = build_settings(values)
     chosen = load_formulae(settings)
@@ -278,7 +278,7 @@ def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> N
 @friendly
 def formulae(out: str, **values: Any) -> None:
     """Write the formula list (Hill order, one per line)."""
-    from .formulae import write_formula_file
+    from .formulae.source import write_formula_file
 
     chosen = load_formulae(build_settings(values))
     if out == "-":
@@ -294,10 +294,10 @@ def formulae(out: str, **values: Any) -> None:
 @friendly
 def enqueue(formula_file: str, **values: Any) -> None:
     """Queue the formulae of FORMULA_FILE as a new job on --redis-url; prints the job id."""
-    from .formulae import read_formula_file
-    from .job import enqueue as put
-    from .jobqueue import new_job_id
-    from .redisclient import required_url
+    from .formulae.source import read_formula_file
+    from .queue.jobqueue import new_job_id
+    from .queue.redisclient import required_url
+    from .run.job import enqueue as put
     from .screen.preflight import check_screening
 
     settings = build_settings(values)
@@ -313,10 +313,10 @@ def enqueue(formula_file: str, **values: Any) -> None:
 def worker(job: str, **values: Any) -> None:
     """Drain JOB in this process without Dask (for a plain Kubernetes Job pod); the worker
     that sees the job finished saves records.parquet and job.json, as `run` does."""
-    from .outcome import save_finished
-    from .redisclient import required_url
+    from .queue.redisclient import required_url
+    from .run.outcome import save_finished
+    from .run.worker import Worker
     from .screen.preflight import available_cores
-    from .worker import Worker
 
     settings = build_settings(values)
     url = required_url(settings.redis_url, "worker")
@@ -334,7 +334,7 @@ def worker(job: str, **values: Any) -> None:
 def status(job: str, **values: Any) -> None:
     """How far JOB got: live from Redis (--redis-url, or the private Redis of a run going on
     now), else from the output folder alone (job.json, records.parquet)."""
-    from .status import describe
+    from .results.status import describe
 
     click.echo(describe(build_settings(values), job))
 
@@ -345,7 +345,7 @@ def status(job: str, **values: Any) -> None:
 )
 def export(job: str, target: str, **values: Any) -> None:
     """Write JOB's records to Parquet or CSV (from Redis if given, else records.parquet)."""
-    from .export import export_records
+    from .results.export import export_records
 
     count = export_records(build_settings(values), job, target)
     click.echo(f"{count} records written to {target}", err=True)
@@ -371,16 +371,16 @@ def verify(
 ) -> None:
     """Re-read every part of JOB and check counts and checksums against manifests and records;
     --deep and --rescreen check a screened job's screening too; --repair mends what is found."""
-    from .verify import verify_output
+    from .results.verify import verify_output
 
     settings = build_settings(values)
     report = verify_output(settings, job)
     if repair and report.problems:
         report = _repair(settings, job, report)
     if deep or rescreen:
-        from .layout import job_url
-        from .screen.recheck import deep_check, job_meta
-        from .screen.recheck import rescreen as screen_again
+        from .output.layout import job_url
+        from .results.recheck import deep_check, job_meta
+        from .results.recheck import rescreen as screen_again
         from .storage import open_store
 
         store = open_store(job_url(settings.output, job))
@@ -405,10 +405,10 @@ def verify(
 
 def _repair(settings: Settings, job: str, report: Any) -> Any:
     """verify --repair: the broken tasks regenerated, the job verified again."""
-    from .layout import job_url
-    from .ledger import JobState, read_ledger
-    from .repair import repair_job
-    from .screen.recheck import job_meta
+    from .output.layout import job_url
+    from .output.ledger import JobState, read_ledger
+    from .results.recheck import job_meta
+    from .results.repair import repair_job
     from .storage import open_store
 
     store = open_store(job_url(settings.output, job))
@@ -455,7 +455,7 @@ def cat(
 ) -> None:
     """Write FORMULA's structures in JOB to stdout (SMILES lines or SDfile records), reading
     only the parts that hold them; all slices of a split formula in slice order."""
-    from .catalog import Catalog, hill_formula
+    from .results.catalog import Catalog, hill_formula
 
     if limit is not None and sample is not None:
         raise click.UsageError("give --limit or --sample, not both")
@@ -475,7 +475,7 @@ def ls(job: str, sort: str | None, **values: Any) -> None:
     """One line per formula of JOB: formula, task, status, structures (stored), parts,
     generated (what the generator wrote: more than stored when the job screens; - while a
     screened shard runs), tab-separated."""
-    from .catalog import Catalog
+    from .results.catalog import Catalog
 
     catalog = Catalog.open(build_settings(values).output, job)
     header = "formula\ttask\tstatus\tstructures\tparts\tgenerated\n"
@@ -490,7 +490,7 @@ def ls(job: str, sort: str | None, **values: Any) -> None:
 @friendly
 def jobs(**values: Any) -> None:
     """The jobs under --output: job id, state, formulae, structures, created."""
-    from .catalog import list_jobs
+    from .results.catalog import list_jobs
 
     output = build_settings(values).output
     header = "job\tstate\tformulae\tstructures\tcreated\n"
@@ -508,7 +508,7 @@ def jobs(**values: Any) -> None:
 @friendly
 def manifests(out: str, **values: Any) -> None:
     """Render the Kubernetes manifests (Redis, RBAC, optional plain Job) with your values."""
-    from .kubeobjects import write_objects
+    from .clusters.kubeobjects import write_objects
 
     for path in write_objects(KubeValues(**values), out):
         click.echo(str(path))
@@ -528,7 +528,7 @@ def sbatch_script(
     """Render an sbatch array script that drains JOB (from `enqueue`) without Dask:
     --slurm-jobs array tasks of --slurm-processes `worker` processes each; the last saves
     records.parquet and job.json. Submit with `env -u CLOUDSURGE_REDIS_URL sbatch FILE`."""
-    from .slurmscript import write_array_script
+    from .clusters.slurmscript import write_array_script
 
     settings = build_settings(values)
     click.echo(str(write_array_script(settings, job, redis_url_file, out, python)))

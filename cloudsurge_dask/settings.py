@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,16 +18,22 @@ from typing import Any
 
 import click
 
-from .codec import CODECS, DEFAULT_CODEC
 from .declaration import check, declared, setting
 from .errors import ConfigError
-from .formats import FORMATS, SMILES
-from .formula import MAX_HEAVY_ATOMS, element_problem
-from .layout import job_url
-from .screen.expression import parse_screens
+from .formulae.formula import MAX_HEAVY_ATOMS
+from .generate.formats import FORMATS, SMILES
+from .generate.options import PRESETS, SHOWN
+from .output.codec import CODECS, DEFAULT_CODEC
+from .output.layout import job_url
+from .paramtypes import (
+    Directives,
+    ElementList,
+    GeneratorOptions,
+    PluginReference,
+    ScreenList,
+    Walltime,
+)
 from .screen.screener import ScreenSpec
-from .slurmscript import Directives, Walltime
-from .surgeoptions import PRESETS, SHOWN, validate_options
 
 DEFAULT_ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I")
 
@@ -52,64 +57,6 @@ OUTPUT = ("run", "enqueue", "status", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run", "plan")
 KUBE_OBJECTS = ("run", "plan", "manifests")  # also rendered into the Kubernetes objects
 SLURM = ("run", "plan", "sbatch-script")  # also rendered into the sbatch array script
-
-
-class ElementList(click.ParamType):
-    """Heavy elements as `C,N,O` (commas or spaces), each one CDK can enumerate."""
-
-    name = "elements"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
-        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-        problem = element_problem(items)
-        if problem:
-            self.fail(problem, param, ctx)
-        return tuple(items)
-
-
-class GeneratorOptions(click.ParamType):
-    """Generator options as one string ('-T -P') or a sequence, each checked by the whitelist."""
-
-    name = "options"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
-        try:
-            words = shlex.split(value) if isinstance(value, str) else list(value)
-        except ValueError as exc:  # shlex: an unbalanced quote
-            self.fail(f"cannot split {value!r} into options: {exc}", param, ctx)
-        try:
-            return validate_options(words)
-        except ConfigError as exc:
-            self.fail(str(exc).removeprefix("--surge-options: "), param, ctx)
-
-
-class ScreenList(click.ParamType):
-    """`--screen` expressions, each checked by the grammar (one per flag; one per line in
-    CLOUDSURGE_SCREEN, since a SMARTS may hold spaces and semicolons)."""
-
-    name = "expression"
-    envvar_list_splitter = "\n"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
-        items = value.splitlines() if isinstance(value, str) else list(value)
-        try:
-            return tuple(screen.text for screen in parse_screens([i for i in items if i.strip()]))
-        except ConfigError as exc:
-            self.fail(str(exc).removeprefix("--screen "), param, ctx)
-
-
-class PluginReference(click.ParamType):
-    """`module:function` (imported and tried once before a job is queued, on the workers
-    when they screen)."""
-
-    name = "module:function"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> str:
-        module, colon, function = str(value).partition(":")
-        dotted = all(part.isidentifier() for part in module.split("."))
-        if not colon or not dotted or not function.isidentifier():
-            self.fail(f"{value!r} is not module:function", param, ctx)
-        return str(value)
 
 
 SCREENING = ("run", "enqueue", "plan")

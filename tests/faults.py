@@ -376,7 +376,7 @@ def worker_pids(cluster: Any) -> list[int]:
 
 def job_keys(url: str) -> list[str]:
     """Every key a job could have left in this Redis (`cloudsurge:*`)."""
-    from cloudsurge_dask.redisclient import connect
+    from cloudsurge_dask.queue.redisclient import connect
 
     client = connect(url)
     try:
@@ -387,7 +387,7 @@ def job_keys(url: str) -> list[str]:
 
 def own_redis(directory: Path) -> Any:
     """A private append-only Redis whose files outlive stop() (so it can come back)."""
-    from cloudsurge_dask.redisserver import RedisServer
+    from cloudsurge_dask.queue.redisserver import RedisServer
 
     directory.mkdir(parents=True, exist_ok=True)
     return RedisServer(appendonly=True, directory=directory)
@@ -395,8 +395,8 @@ def own_redis(directory: Path) -> Any:
 
 def wait_for_records(url: str, count: int, timeout: float) -> str | None:
     """The job id once some job in this Redis has `count` final records."""
-    from cloudsurge_dask.jobqueue import JobQueue
-    from cloudsurge_dask.redisclient import connect
+    from cloudsurge_dask.queue.jobqueue import JobQueue
+    from cloudsurge_dask.queue.redisclient import connect
 
     client = connect(url)
     deadline = time.monotonic() + timeout
@@ -443,12 +443,12 @@ def check_job(
     Ok tasks must have a manifest whose parts decompress to exactly the engine's output for
     the formula; failed and rejected tasks must have none (orphan parts allowed there only).
     """
-    from cloudsurge_dask.codec import get_codec
-    from cloudsurge_dask.layout import PARTS, RECORDS_FILE, manifest_path
-    from cloudsurge_dask.manifest import Manifest
-    from cloudsurge_dask.records import TaskStatus, records_frame
+    from cloudsurge_dask.output.codec import get_codec
+    from cloudsurge_dask.output.layout import PARTS, RECORDS_FILE, manifest_path
+    from cloudsurge_dask.output.manifest import Manifest
+    from cloudsurge_dask.output.records import TaskStatus, records_frame
+    from cloudsurge_dask.results.verify import verify_output
     from cloudsurge_dask.storage import open_store
-    from cloudsurge_dask.verify import verify_output
 
     frame = outcome.records
     tasks = [str(task) for task in frame["task"]]
@@ -539,8 +539,8 @@ def kill_trial(cluster: Any, workdir: Path, state: Path, seed: int, mode: str) -
     ack: the worker dies right after writing a manifest, before the queue hears of it;
     random: a random worker is killed at a random time while the job runs.
     """
-    from cloudsurge_dask.formula import parse_formula
-    from cloudsurge_dask.job import run_job
+    from cloudsurge_dask.formulae.formula import parse_formula
+    from cloudsurge_dask.run.job import run_job
     from cloudsurge_dask.settings import Settings
 
     rng = random.Random(seed)

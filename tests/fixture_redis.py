@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from cloudsurge_dask.jobqueue import new_job_id
-from cloudsurge_dask.redisclient import connect
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.queue.jobqueue import new_job_id
+from cloudsurge_dask.queue.redisclient import connect
+from cloudsurge_dask.queue.redisserver import RedisServer
 
 __all__ = ["RedisServer", "job_id", "redis_client", "redis_server", "redis_url"]
 

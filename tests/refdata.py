@@ -35,7 +35,7 @@ def reference_counts() -> dict[tuple[str, str], str]:
 @functools.cache
 def hill_counts() -> dict[str, int]:
     """Hill formula -> structure count, for the rows without options that Surge accepted."""
-    from cloudsurge_dask.formula import parse_formula
+    from cloudsurge_dask.formulae.formula import parse_formula
 
     table: dict[str, int] = {}
     for (formula, options), count in reference_counts().items():

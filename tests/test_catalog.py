@@ -18,19 +18,19 @@ import pytest
 from click.testing import CliRunner
 from refdata import hill_counts
 
-from cloudsurge_dask.catalog import Catalog, list_jobs, slice_order
 from cloudsurge_dask.cli import main
 from cloudsurge_dask.errors import NoStructures, UnknownFormula
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.generator import resolve_executable
-from cloudsurge_dask.job import run_job
-from cloudsurge_dask.layout import JOB_FILE, RECORDS_FILE, manifest_path
-from cloudsurge_dask.manifest import Manifest
-from cloudsurge_dask.records import TaskStatus
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import resolve_executable
+from cloudsurge_dask.output.layout import JOB_FILE, RECORDS_FILE, manifest_path
+from cloudsurge_dask.output.manifest import Manifest
+from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.results.catalog import Catalog, list_jobs, slice_order
+from cloudsurge_dask.results.verify import verify_job
+from cloudsurge_dask.run.job import run_job
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.storage import Store, open_store
-from cloudsurge_dask.task import Task
-from cloudsurge_dask.verify import verify_job
 
 SPLIT = "C3H6N2O"  # 1,194 structures: above the split target below, so it becomes slices
 SMALL = ("C2", "C6H6", "C5H7N", "C4H4O2", SPLIT)  # C2: the generator rejects it

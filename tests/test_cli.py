@@ -10,16 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from cloudsurge_dask.cli import SUBCOMMANDS, configuration_table, main
+from cloudsurge_dask.clusters.kubeobjects import KubeValues
 from cloudsurge_dask.declaration import declared
 from cloudsurge_dask.errors import ConfigError
-from cloudsurge_dask.kubeobjects import KubeValues
 from cloudsurge_dask.settings import STORED, JobMeta, Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 OWN_FLAGS = {"run": {"--resume", "--quiet"}, "formulae": {"--out"}, "export": {"--to"},
              "manifests": {"--out"}, "cat": {"--limit", "--sample", "--seed"},
              "ls": {"--sort"}, "plan": {"--samples", "--draws", "--seed", "--json"},
-             "verify": {"--deep", "--rescreen", "--seed"},
+             "verify": {"--deep", "--rescreen", "--seed", "--repair"},
              "sbatch-script": {"--out", "--redis-url-file", "--python"}}  # fmt: skip
 
 

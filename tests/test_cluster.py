@@ -22,7 +22,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from cloudsurge_dask import cluster as cluster_module
-from cloudsurge_dask.cluster import ClusterHandle, kube_cluster_spec, open_cluster
+from cloudsurge_dask.clusters.cluster import ClusterHandle, kube_cluster_spec, open_cluster
 from cloudsurge_dask.errors import ClusterError
 from cloudsurge_dask.settings import Settings
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cloudsurge_dask import codec as codec_module
-from cloudsurge_dask.codec import CHUNK, get_codec
 from cloudsurge_dask.errors import ConfigError, CorruptData
+from cloudsurge_dask.output.codec import CHUNK, get_codec
 from cloudsurge_dask.settings import CODECS
 
 

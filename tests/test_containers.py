@@ -32,8 +32,8 @@ from containers import ROOT, Built, Engine, build, engine, fresh_prefix
 from fixture_gcs import _binary as emulator_binary
 from refdata import reference_counts
 
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.records import TaskStatus
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.records import TaskStatus
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 

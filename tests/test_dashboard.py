@@ -29,15 +29,15 @@ from distributed import wait as distributed_wait
 from processes import stop
 from refdata import hill_counts
 
-from cloudsurge_dask.cluster import kube_cluster_spec, open_cluster
-from cloudsurge_dask.dashboard import ROUTES_ENV, announce, page_link
+from cloudsurge_dask.clusters.cluster import kube_cluster_spec, open_cluster
+from cloudsurge_dask.clusters.dashboard import ROUTES_ENV, announce, page_link
 from cloudsurge_dask.engine import engine_path
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import enqueue
-from cloudsurge_dask.jobqueue import JobQueue
-from cloudsurge_dask.redisclient import connect
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.queue.jobqueue import JobQueue
+from cloudsurge_dask.queue.redisclient import connect
+from cloudsurge_dask.run.job import enqueue
+from cloudsurge_dask.run.worker import drain
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.worker import drain
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ROW = re.compile(r'<tr class="running"><td>([^<]*)</td><td>\d+</td><td>([^<]*)</td>')

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from refdata import hill_counts
 
-from cloudsurge_dask.estimate import (
+from cloudsurge_dask.formulae.estimate import (
     MAX_SPLIT,
     TERMS,
     estimate_many,
@@ -21,7 +21,7 @@ from cloudsurge_dask.estimate import (
     load_model,
     split_count,
 )
-from cloudsurge_dask.formula import Formula, parse_formula
+from cloudsurge_dask.formulae.formula import Formula, parse_formula
 
 # Formulae with 9 and 10 heavy atoms that the shipped model was not fitted on.
 HELD_OUT = [

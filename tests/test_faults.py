@@ -44,18 +44,18 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cloudsurge_dask.cli import main
+from cloudsurge_dask.clusters.kubeobjects import KubeValues, render_objects
 from cloudsurge_dask.errors import GeneratorCrashed, QueueError, StorageError
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.job import enqueue, run_job
-from cloudsurge_dask.jobqueue import JobQueue, new_job_id
-from cloudsurge_dask.kubeobjects import KubeValues, render_objects
-from cloudsurge_dask.ledger import JobState
-from cloudsurge_dask.records import TaskStatus
-from cloudsurge_dask.redisclient import connect
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import Generation
+from cloudsurge_dask.output.ledger import JobState
+from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.queue.jobqueue import JobQueue, new_job_id
+from cloudsurge_dask.queue.redisclient import connect
+from cloudsurge_dask.queue.redisserver import RedisServer
+from cloudsurge_dask.run.job import enqueue, run_job
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.task import Task
 
 
 @pytest.fixture

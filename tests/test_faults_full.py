@@ -32,8 +32,8 @@ from faults import (
     wait_for_records,
 )
 
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import run_job
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.run.job import run_job
 
 pytestmark = pytest.mark.full
 TRIALS = 20

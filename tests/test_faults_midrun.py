@@ -25,8 +25,8 @@ from fixture_gcs import _binary, _create_bucket, _free_port, _wait_ready
 from refdata import hill_counts
 
 from cloudsurge_dask.errors import QueueError
-from cloudsurge_dask.jobqueue import JobQueue
-from cloudsurge_dask.state import RESERVE_BYTES, LocalState
+from cloudsurge_dask.queue.jobqueue import JobQueue
+from cloudsurge_dask.queue.state import RESERVE_BYTES, LocalState
 
 HEAVY_ATOMS = "7"  # default elements: 9,660 formulae, ~6.5 MB of parts, ~5 s on 2 workers
 FORMULAE_7 = 9660

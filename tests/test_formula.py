@@ -15,9 +15,9 @@ import pytest
 from refdata import reference_counts
 
 from cloudsurge_dask.errors import FormulaError, StorageError
-from cloudsurge_dask.formula import MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
-from cloudsurge_dask.formulae import read_formula_file, write_formula_file
-from cloudsurge_dask.task import Task
+from cloudsurge_dask.formulae.formula import MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
+from cloudsurge_dask.formulae.source import read_formula_file, write_formula_file
+from cloudsurge_dask.formulae.task import Task
 
 # (hostile input, a fragment the error message must contain)
 HOSTILE = [

@@ -13,8 +13,14 @@ import pytest
 from refdata import reference_counts
 
 from cloudsurge_dask.errors import ConfigError
-from cloudsurge_dask.formula import ELEMENTS, MAX_HEAVY_ATOMS, VALENCES, Formula, parse_formula
-from cloudsurge_dask.formulae import _check_installation, generate_formulae
+from cloudsurge_dask.formulae.formula import (
+    ELEMENTS,
+    MAX_HEAVY_ATOMS,
+    VALENCES,
+    Formula,
+    parse_formula,
+)
+from cloudsurge_dask.formulae.source import _check_installation, generate_formulae
 from cloudsurge_dask.settings import DEFAULT_ELEMENTS
 
 
@@ -109,7 +115,7 @@ def test_jvm_starts_lazily_once_and_quietly() -> None:
     script = textwrap.dedent(
         """
         import jpype
-        import cloudsurge_dask.formulae as formulae
+        import cloudsurge_dask.formulae.source as formulae
         assert not jpype.isJVMStarted(), "JVM started at import"
         first = formulae.generate_formulae(3, ["C", "O"])
         assert jpype.isJVMStarted()

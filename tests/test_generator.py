@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cloudsurge_dask.errors import ConfigError, GeneratorCrashed, GeneratorRejected
-from cloudsurge_dask.generator import (
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import (
     BLOCK_SIZE,
     Generation,
     resolve_executable,
 )
-from cloudsurge_dask.task import Task
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:

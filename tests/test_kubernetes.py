@@ -20,14 +20,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from cloudsurge_dask.cluster import kube_cluster_spec
-from cloudsurge_dask.errors import ConfigError
-from cloudsurge_dask.kubeobjects import (
+from cloudsurge_dask.clusters.cluster import kube_cluster_spec
+from cloudsurge_dask.clusters.kubeobjects import (
     KubeValues,
     render_files,
     render_objects,
     write_objects,
 )
+from cloudsurge_dask.errors import ConfigError
 from cloudsurge_dask.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,12 +28,12 @@ from faults import ONE_TASK_PER_FORMULA, engine
 from refdata import hill_counts
 
 from cloudsurge_dask.errors import GeneratorCrashed, QueueError
-from cloudsurge_dask.generator import Generation
-from cloudsurge_dask.jobqueue import Counters, JobQueue
-from cloudsurge_dask.ledger import Ledger
-from cloudsurge_dask.progress import ProgressView
-from cloudsurge_dask.state import LocalState
-from cloudsurge_dask.task import Task
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.generator import Generation
+from cloudsurge_dask.output.ledger import Ledger
+from cloudsurge_dask.queue.jobqueue import Counters, JobQueue
+from cloudsurge_dask.queue.state import LocalState
+from cloudsurge_dask.run.progress import ProgressView
 
 DELAY = 0.12  # seconds the generator wrapper waits per formula: a run of ~8 s on 2 workers
 FORMULAE = 120

@@ -18,11 +18,11 @@ import pytest
 from refdata import hill_counts
 
 from cloudsurge_dask.engine import engine_path
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import run_job
-from cloudsurge_dask.records import TaskStatus
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.results.verify import verify_output
+from cloudsurge_dask.run.job import run_job
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.verify import verify_output
 
 
 def sample(n: int, seed: int = 7) -> list[str]:

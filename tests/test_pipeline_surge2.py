@@ -14,15 +14,15 @@ import pytest
 from rdkit import Chem, rdBase
 from refdata import hill_counts, surge2_counts
 
-from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.errors import FormulaError
-from cloudsurge_dask.formula import EXTRA_VALENCES, Formula, parse_formula
-from cloudsurge_dask.job import Outcome, run_job
-from cloudsurge_dask.manifest import Manifest
-from cloudsurge_dask.records import TaskStatus
+from cloudsurge_dask.formulae.formula import EXTRA_VALENCES, Formula, parse_formula
+from cloudsurge_dask.output.codec import get_codec
+from cloudsurge_dask.output.manifest import Manifest
+from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.results.verify import verify_output
+from cloudsurge_dask.run.job import Outcome, run_job
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.verify import verify_output
 
 PRODUCTION = "-P -T -B1,2,3,4,5,7,8,9 -t0 -f0"
 

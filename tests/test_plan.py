@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from refdata import hill_counts
 
-from cloudsurge_dask.estimate import estimate_structures
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.plan import MIN_SLICE, PlanOptions, plan_tasks
+from cloudsurge_dask.formulae.estimate import estimate_structures
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.formulae.plan import MIN_SLICE, PlanOptions, plan_tasks
 
 
 def formulae(names: list[str]) -> list:

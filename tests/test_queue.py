@@ -12,11 +12,11 @@ import pytest
 import redis
 
 from cloudsurge_dask.errors import QueueError
-from cloudsurge_dask.jobqueue import Counters, JobQueue, Lease, new_job_id
-from cloudsurge_dask.records import TaskRecord, TaskStatus, utcnow
-from cloudsurge_dask.redisclient import connect
-from cloudsurge_dask.redisserver import RedisServer
-from cloudsurge_dask.task import Task
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.output.records import TaskRecord, TaskStatus, utcnow
+from cloudsurge_dask.queue.jobqueue import Counters, JobQueue, Lease, new_job_id
+from cloudsurge_dask.queue.redisclient import connect
+from cloudsurge_dask.queue.redisserver import RedisServer
 
 META = {"surge": None, "surge_options": ["-S"], "output": "memory://out", "codec": "zst"}
 

@@ -14,8 +14,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cloudsurge_dask.errors import QueueError
-from cloudsurge_dask.redisclient import redacted_url
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.queue.redisclient import redacted_url
+from cloudsurge_dask.queue.redisserver import RedisServer
 
 
 def _password(url: str) -> str:
@@ -106,7 +106,7 @@ def test_stop_is_idempotent_and_keeps_a_given_directory(tmp_path: Path) -> None:
 
 def test_forgotten_server_does_not_outlive_python(tmp_path: Path) -> None:
     script = (
-        "from cloudsurge_dask.redisserver import RedisServer\n"
+        "from cloudsurge_dask.queue.redisserver import RedisServer\n"
         "server = RedisServer().start()\n"
         "print(server._process.pid, server.directory)\n"
     )

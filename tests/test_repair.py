@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from refdata import hill_counts
 
 from cloudsurge_dask.cli import main
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import run_job
-from cloudsurge_dask.layout import JOB_FILE, MANIFESTS, PARTS, job_url
-from cloudsurge_dask.records import read_records
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.layout import JOB_FILE, MANIFESTS, PARTS, job_url
+from cloudsurge_dask.output.records import read_records
+from cloudsurge_dask.run.job import run_job
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.storage import Store, open_store
 

@@ -25,19 +25,19 @@ from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 from rdkit.Contrib.NP_Score import npscorer
 from rdkit.Contrib.SA_Score import sascorer
 
-from cloudsurge_dask.catalog import Catalog
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.errors import ResultError
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import enqueue
-from cloudsurge_dask.jobqueue import new_job_id
-from cloudsurge_dask.layout import job_url
-from cloudsurge_dask.records import TaskRecord, TaskStatus
-from cloudsurge_dask.screen.recheck import deep_check, job_meta, rescreen
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.layout import job_url
+from cloudsurge_dask.output.records import TaskRecord, TaskStatus
+from cloudsurge_dask.queue.jobqueue import new_job_id
+from cloudsurge_dask.results.catalog import Catalog
+from cloudsurge_dask.results.recheck import deep_check, job_meta, rescreen
+from cloudsurge_dask.results.verify import verify_job
+from cloudsurge_dask.run.job import enqueue
+from cloudsurge_dask.run.worker import Worker
 from cloudsurge_dask.settings import Settings
 from cloudsurge_dask.storage import open_store
-from cloudsurge_dask.verify import verify_job
-from cloudsurge_dask.worker import Worker
 
 rdBase.DisableLog("rdApp.*")
 # small formulae of several shapes: a shard of them, one split into slices, one refused

@@ -17,12 +17,12 @@ from rdkit.Chem.Descriptors import MolWt  # type: ignore[attr-defined]
 from rdkit.Contrib.NP_Score import npscorer
 
 from cloudsurge_dask.engine import engine_path
-from cloudsurge_dask.formula import parse_formula
-from cloudsurge_dask.job import run_job
-from cloudsurge_dask.records import TaskStatus
-from cloudsurge_dask.resumption import contradictions
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.results.verify import verify_output
+from cloudsurge_dask.run.job import run_job
+from cloudsurge_dask.run.resumption import contradictions
 from cloudsurge_dask.settings import JobMeta, Settings
-from cloudsurge_dask.verify import verify_output
 
 rdBase.DisableLog("rdApp.*")
 CHILD = "cloudsurge_dask.screen.child"

@@ -19,20 +19,20 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 from refdata import REFERENCE
 
-from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import CorruptData, ObjectNotFound, StorageError, TornOutput
-from cloudsurge_dask.formats import SDF
-from cloudsurge_dask.layout import manifest_path
-from cloudsurge_dask.manifest import Manifest
-from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.generate.formats import SDF
+from cloudsurge_dask.output.codec import get_codec
+from cloudsurge_dask.output.layout import manifest_path
+from cloudsurge_dask.output.manifest import Manifest
+from cloudsurge_dask.output.sink import Sink
+from cloudsurge_dask.results.verify import verify_job
 from cloudsurge_dask.storage import (
     Store,
     check_writable,
     is_transient,
     open_store,
 )
-from cloudsurge_dask.task import Task
-from cloudsurge_dask.verify import verify_job
 
 
 def lines(count: int, seed: int = 1) -> bytes:

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 from refdata import hill_counts
 
-from cloudsurge_dask.redisserver import RedisServer
+from cloudsurge_dask.queue.redisserver import RedisServer
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(600)]
 

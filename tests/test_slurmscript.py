@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cloudsurge_dask.clusters.slurm import cluster_options, retirement
+from cloudsurge_dask.clusters.slurmscript import array_script, write_array_script
 from cloudsurge_dask.errors import ConfigError
+from cloudsurge_dask.paramtypes import walltime_seconds
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.slurm import cluster_options, retirement
-from cloudsurge_dask.slurmscript import array_script, walltime_seconds, write_array_script
 
 SECRET = "redis://:s3cret-password@10.0.0.5:6390/0"
 

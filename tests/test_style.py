@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,32 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     done = run(str(BIN / "mypy"), "cloudsurge_dask", "tests")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# the stages in the order of the flow (ARCHITECTURE.md): a module imports its own stage and
+# stages before it, never a later one, so the picture `ls cloudsurge_dask` gives holds
+LAYERS = (
+    "errors", "declaration", "storage", "engine", "formulae", "generate", "output", "queue",
+    "screen", "paramtypes", "settings", "clusters", "run", "results", "cli", "__main__",
+    "__init__",
+)  # fmt: skip
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    package = ROOT / "cloudsurge_dask"
+    wrong = []
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package).with_suffix("").parts
+        mine = LAYERS.index(parts[0])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = list(parts[:-1])[: len(parts) - node.level]
+                target = [*base, *(node.module or "").split(".")]
+                theirs = LAYERS.index(target[0]) if target and target[0] else mine
+                if theirs > mine:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {'.'.join(target)}")
+    assert wrong == []
+    assert {p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == {
+        "formulae", "generate", "output", "queue", "screen", "clusters", "run", "results",
+        "engine",
+    }  # fmt: skip

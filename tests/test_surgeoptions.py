@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from cloudsurge_dask.cli import main
 from cloudsurge_dask.errors import ConfigError
+from cloudsurge_dask.generate.options import PRESETS, validate_options
 from cloudsurge_dask.settings import Settings
-from cloudsurge_dask.surgeoptions import PRESETS, validate_options
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

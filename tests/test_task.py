@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudsurge_dask.task import Task
+from cloudsurge_dask.formulae.task import Task
 
 
 @pytest.mark.parametrize(

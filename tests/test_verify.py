@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from cloudsurge_dask.codec import get_codec
 from cloudsurge_dask.errors import VerifyError
-from cloudsurge_dask.layout import manifest_path
-from cloudsurge_dask.manifest import Manifest
-from cloudsurge_dask.sink import Sink
+from cloudsurge_dask.formulae.task import Task
+from cloudsurge_dask.output.codec import get_codec
+from cloudsurge_dask.output.layout import manifest_path
+from cloudsurge_dask.output.manifest import Manifest
+from cloudsurge_dask.output.sink import Sink
+from cloudsurge_dask.results.verify import verify_job
 from cloudsurge_dask.storage import Store, open_store
-from cloudsurge_dask.task import Task
-from cloudsurge_dask.verify import verify_job
 
 OUTPUTS = {
     "C6H6": 1200,
