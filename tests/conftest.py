@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixture_redis", "fixture_gcs", "fixture_faults"]
+pytest_plugins = ["support.fixture_redis", "support.fixture_gcs", "support.fixture_faults"]
 
 
 OPT_IN = ("full", "kubernetes")

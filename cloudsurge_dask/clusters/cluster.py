@@ -321,7 +321,7 @@ def _forget(operator: Any, name: str) -> None:
 
     The one use of a private name of a third-party package: dask-kubernetes offers no public
     way to unregister a cluster whose constructor failed (there is no object to close).
-    tests/test_cluster.py pins the attribute's shape, so an upgrade that changes it fails
+    tests/pipeline/test_cluster.py pins the attribute's shape, so an upgrade that changes it fails
     that test instead of silently reaping again."""
     instances = operator.KubeCluster._instances
     for instance in list(instances):

@@ -1,7 +1,7 @@
 """Kubernetes 1.20 compatibility for kr8s, for the test cluster of scripts/test-kubernetes.sh only.
 
 Loaded (as `sitecustomize`, through PYTHONPATH) by the Dask operator process that script
-starts and by the client processes of tests/test_kubernetes_live.py. Kubernetes < 1.27 leaves
+starts and by the client processes of tests/kubernetes/test_kubernetes_live.py. Kubernetes < 1.27 leaves
 `singularName` empty in its API resource lists; kr8s (>= 0.20) builds its object classes from
 that name, so on 1.20 a listed Pod is not a `Pod` and KubeCluster fails with "Unexpected type
 <class 'list'> returned from API". Filling in the lower-case kind (what newer servers send)

@@ -1,0 +1,458 @@
+"""A real Kubernetes: `pytest -m kubernetes` (not in the default run; see docs/gke.md).
+
+scripts/test-kubernetes.sh starts a single-node Kubernetes 1.20 here (built once, ~4 minutes;
+up in ~25 s) with cluster DNS and the Dask operator; the images from scripts/build-image.sh
+are imported into its containerd. The GCS emulator runs on this machine at the pod bridge's
+gateway, reachable from pods and from here; pods find it through STORAGE_EMULATOR_HOST, set
+in a test-only image that adds that one ENV line to the worker image (the product renders no
+way to add environment to pods, and on GKE none is needed).
+
+In order: the rendered manifests applied (Redis StatefulSet with its volume, Secret, RBAC);
+`run --cluster kubernetes` with 2 worker pods for every formula up to 7 heavy atoms while a
+worker pod is deleted and the Redis pod restarted, then `verify` and exact counts; the plain
+Job (`enqueue`, `manifests --job`, `kubectl apply`) and `verify` from its output folder
+alone; nothing of the runs left and no credential in a pod spec, a log or the image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import redis
+import yaml
+from support.containers import ROOT, build, engine
+from support.fixture_gcs import _binary as emulator_binary
+from support.refdata import reference_counts
+
+from cloudsurge_dask.formulae.formula import parse_formula
+from cloudsurge_dask.output.records import TaskStatus
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
+
+SCRIPT = ROOT / "scripts" / "test-kubernetes.sh"
+EMULATOR = "http://10.244.0.1:4443"  # the pod bridge's gateway (scripts/test-kubernetes.sh)
+ELEMENTS = {"C", "N", "O", "S", "F", "Cl", "Br", "I", "H"}
+WORKER_IMAGE = "localhost/cloudsurge-worker:k8s"
+TEST_IMAGE = "localhost/cloudsurge-worker:k8s-emulator"
+
+
+def script(*args: str, timeout: float = 1800) -> str:
+    done = subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return done.stdout + done.stderr
+
+
+def kubectl(
+    *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None
+) -> str:
+    done = subprocess.run(
+        ["kubectl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input_text,
+    )
+    if check:
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cloudsurge_dask", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+@dataclass
+class Cluster:
+    namespace: str
+    password: str
+    redis_url: str  # through the Service's cluster IP (this machine is the node)
+    env: dict[str, str]
+    figures: dict[str, float] = field(default_factory=dict)
+    seen_pods: dict[str, dict[str, object]] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def create_bucket(name: str) -> None:
+    request = urllib.request.Request(
+        f"{EMULATOR}/storage/v1/b?project=test",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    figures: dict[str, float] = {}
+    was_up = "kube-apiserver running" in script("status")
+    started = time.monotonic()
+    script("up")
+    figures["cluster_up_seconds"] = time.monotonic() - started
+    kubeconfig = script("kubeconfig").strip().splitlines()[-1]
+    os.environ["KUBECONFIG"] = kubeconfig
+    worker = build("--tag", WORKER_IMAGE)
+    figures["image_build_seconds"] = worker.seconds
+    figures["image_megabytes"] = worker.bytes / 1e6
+    redis_image = build("--redis").image
+    work = tmp_path_factory.mktemp("k8s")
+    (work / "Containerfile").write_text(
+        f"FROM {WORKER_IMAGE}\nENV STORAGE_EMULATOR_HOST={EMULATOR}\n"
+    )
+    engine()("build", "-t", TEST_IMAGE, "-f", str(work / "Containerfile"), str(work))
+    started = time.monotonic()
+    script("load", TEST_IMAGE, redis_image)
+    figures["image_import_seconds"] = time.monotonic() - started
+
+    emulator = subprocess.Popen(
+        [
+            str(emulator_binary()), "-scheme", "http", "-host", "10.244.0.1", "-port", "4443",
+            "-backend", "memory", "-log-level", "error",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    namespace = f"cloudsurge-kt-{uuid.uuid4().hex[:6]}"
+    volume = work / "redis-volume"
+    volume.mkdir()
+    os.chown(volume, 999, 999)
+    password = secrets.token_hex(16)
+    try:
+        wait_http(f"{EMULATOR}/storage/v1/b")
+        env = {
+            **os.environ,
+            "KUBECONFIG": kubeconfig,
+            "STORAGE_EMULATOR_HOST": EMULATOR,
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+            # kr8s on Kubernetes 1.20: see scripts/kube120/sitecustomize.py
+            "PYTHONPATH": str(ROOT / "scripts" / "kube120"),
+            "CLOUDSURGE_TEST_CLUSTER_HOSTS": str(Path(kubeconfig).parent / "run" / "cluster-hosts"),
+        }
+        env.pop("CLOUDSURGE_REDIS_URL", None)
+        rendered = work / "rendered"
+        done = cli(
+            "manifests", "--namespace", namespace, "--image", TEST_IMAGE,
+            "--redis-image", redis_image, "--redis-storage", "1Gi", "--redis-memory", "512Mi",
+            "--out", str(rendered), env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        kubectl("apply", "-f", str(rendered / "namespace.yaml"))
+        # the volume: this test cluster has no provisioner, so one hostPath PersistentVolume
+        pv = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"{namespace}-redis", "labels": {"cloudsurge-test": namespace}},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "hostPath": {"path": str(volume), "type": "Directory"},
+            },
+        }
+        kubectl("apply", "-f", "-", input_text=json.dumps(pv))
+        url = f"redis://:{password}@cloudsurge-redis.{namespace}.svc.cluster.local:6379/0"
+        kubectl(
+            "create", "secret", "generic", "cloudsurge-redis", "-n", namespace,
+            f"--from-literal=password={password}", f"--from-literal=url={url}",
+        )  # fmt: skip
+        for name in ("redis.yaml", "rbac.yaml"):
+            kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / name)))
+        started = time.monotonic()
+        kubectl(
+            "rollout", "status", "statefulset/cloudsurge-redis", "-n", namespace,
+            "--timeout=300s", timeout=320,
+        )  # fmt: skip
+        figures["redis_ready_seconds"] = time.monotonic() - started
+        ip = kubectl(
+            "get", "svc", "cloudsurge-redis", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
+        )
+        state = Cluster(namespace, password, f"redis://:{password}@{ip}:6379/0", env, figures)
+        yield state
+        print("\nkubernetes figures:", json.dumps(state.figures, indent=1))
+    finally:
+        kubectl("delete", "namespace", namespace, "--timeout=180s", check=False, timeout=200)
+        kubectl("delete", "pv", f"{namespace}-redis", check=False)
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        engine()("rmi", TEST_IMAGE, check=False)
+        if not was_up:
+            script("down")
+
+
+def for_kubernetes_1_20(path: Path) -> Path:
+    """The rendered file as Kubernetes 1.20 accepts it: fields it lacks are removed.
+
+    Said in docs/gke.md: none of them changes what the objects do on this test cluster."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for doc in docs:
+        spec = doc.get("spec", {})
+        # StatefulSet.spec.persistentVolumeClaimRetentionPolicy: 1.23+
+        spec.pop("persistentVolumeClaimRetentionPolicy", None)
+        # Job.spec.podFailurePolicy (1.25+), backoffLimitPerIndex / maxFailedIndexes (1.28+)
+        for key in ("podFailurePolicy", "backoffLimitPerIndex", "maxFailedIndexes"):
+            spec.pop(key, None)
+    out = path.with_name(f"{path.stem}.k8s-1.20.yaml")
+    out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return out
+
+
+def reference_le7() -> tuple[dict[str, int], set[str]]:
+    counts: dict[str, int] = {}
+    refused: set[str] = set()
+    for (formula, options), count in reference_counts().items():
+        hill = parse_formula(formula).hill
+        if options or not set(re.findall(r"[A-Z][a-z]?", hill)) <= ELEMENTS:
+            continue
+        if count == "error":
+            refused.add(hill)
+        else:
+            counts[hill] = int(count)
+    return counts, refused
+
+
+def check_records(cluster: Cluster, job: str, output: str, heavy: int) -> pd.DataFrame:
+    """`verify` and `export` from the output folder alone (no Redis: `run`, and the plain
+    Job's last worker, leave records.parquet and job.json there), then every formula once
+    with its reference count."""
+    env = {k: v for k, v in cluster.env.items() if k != "CLOUDSURGE_REDIS_URL"}
+    target = Path(cluster.env.get("TMPDIR", "/tmp")) / f"{job}.parquet"
+    verified = cli("verify", job, "--output", output, env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr[-3000:]
+    assert "OK" in verified.stdout
+    status = cli("status", job, "--output", output, env=env)
+    assert status.stdout.startswith(f"job {job}: finished"), status.stdout + status.stderr
+    exported = cli("export", job, "--output", output, "--to", str(target), env=env)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    frame = pd.read_parquet(target)
+    target.unlink()
+    counts, refused = reference_le7()
+    heavy_of = {f: sum(int(n or 1) for e, n in re.findall(r"([A-Z][a-z]?)(\d*)", f) if e != "H")
+                for f in set(counts) | refused}  # fmt: skip
+    expected = {f for f, n in heavy_of.items() if n <= heavy}
+    assert frame["formula"].is_unique, frame[frame["formula"].duplicated()]
+    assert set(frame["formula"]) == expected
+    ok = frame[frame["status"] == TaskStatus.OK]
+    assert set(ok["formula"]) == expected - refused
+    wrong = [(f, s, counts[f]) for f, s in zip(ok["formula"], ok["structures"], strict=True)
+             if s != counts[f]]  # fmt: skip
+    assert not wrong, wrong[:20]
+    assert set(frame.loc[frame["status"] != TaskStatus.OK, "status"]) <= {TaskStatus.REJECTED}
+    return frame
+
+
+def snapshot_pods(cluster: Cluster) -> None:
+    """Remember every pod spec and log of the namespace (pods of a run go away with it)."""
+    listing = json.loads(kubectl("get", "pods", "-n", cluster.namespace, "-o", "json", check=False)
+                         or '{"items": []}')  # fmt: skip
+    for pod in listing["items"]:
+        name = pod["metadata"]["name"]
+        cluster.seen_pods[name] = pod
+        log = subprocess.run(
+            ["kubectl", "logs", "-n", cluster.namespace, name, "--all-containers"],
+            capture_output=True, text=True, timeout=60, check=False,
+        ).stdout  # fmt: skip
+        if log:
+            cluster.logs[name] = log
+
+
+def test_manifests_applied_redis_ready_with_its_volume(cluster: Cluster) -> None:
+    ns = cluster.namespace
+    claim = json.loads(kubectl("get", "pvc", "data-cloudsurge-redis-0", "-n", ns, "-o", "json"))
+    assert claim["status"]["phase"] == "Bound"
+    assert (
+        kubectl("get", "role,rolebinding,serviceaccount", "-n", ns, "-o", "name").count(
+            "cloudsurge-client"
+        )
+        == 3
+    )
+    client = redis.Redis.from_url(cluster.redis_url)
+    assert client.ping()
+    assert client.config_get("appendonly")["appendonly"] == "yes"
+    # cluster DNS: a pod reaches Redis by the same name as on GKE
+    kubectl(
+        "run", "dns-probe", "-n", ns, "--restart=Never", f"--image={TEST_IMAGE}",
+        "--image-pull-policy=Never", "--", "python", "-c",
+        "import socket; print(socket.gethostbyname('cloudsurge-redis'))",
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while "Succeeded" not in kubectl(
+        "get", "pod", "dns-probe", "-n", ns, "-o", "jsonpath={.status.phase}"
+    ):
+        assert time.monotonic() < deadline, kubectl("describe", "pod", "dns-probe", "-n", ns)
+        time.sleep(1)
+    probe = kubectl("logs", "dns-probe", "-n", ns)
+    kubectl("delete", "pod", "dns-probe", "-n", ns)
+    ip = kubectl("get", "svc", "cloudsurge-redis", "-n", ns, "-o", "jsonpath={.spec.clusterIP}")
+    assert ip in probe
+
+
+def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Cluster) -> None:
+    bucket = f"kt-{uuid.uuid4().hex[:10]}"
+    create_bucket(bucket)
+    output = f"gs://{bucket}/runs"
+    ns = cluster.namespace
+    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
+    command = [
+        sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "kubernetes",
+        "--namespace", ns, "--image", TEST_IMAGE, "--pods", "2", "--processes-per-pod", "1",
+        "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
+        "--output", output, "--max-heavy-atoms", "7", "--cluster-timeout", "600",
+        "--shard-formulae", "4", "--lease-seconds", "10", "--batch-size", "1",
+    ]  # fmt: skip
+    started = time.monotonic()
+    client = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    faults: list[str] = []
+
+    def inject() -> None:
+        connection = redis.Redis.from_url(cluster.redis_url, socket_timeout=2)
+        deadline = time.monotonic() + 1500
+        stage = 0
+        while stage < 2 and time.monotonic() < deadline and client.poll() is None:
+            try:
+                keys = connection.keys("cloudsurge:*:progress")
+                values = connection.hmget(keys[0], ["total", "done"]) if keys else [0, 0]
+            except redis.RedisError:
+                time.sleep(0.5)
+                continue
+            total, done = (int(v or 0) for v in values)
+            if stage == 0 and total and done >= total // 10:
+                snapshot_pods(cluster)
+                pods = kubectl(
+                    "get", "pods", "-n", ns, "-l", "dask.org/component=worker", "-o", "name"
+                ).split()
+                kubectl("delete", "-n", ns, pods[0], "--wait=false")
+                faults.append(f"deleted {pods[0]} at {done}/{total}")
+                stage = 1
+            elif stage == 1 and total and done >= total * 4 // 10:
+                kubectl("delete", "-n", ns, "pod/cloudsurge-redis-0", "--wait=false")
+                faults.append(f"restarted Redis at {done}/{total}")
+                stage = 2
+            time.sleep(0.1)
+
+    injector = threading.Thread(target=inject, daemon=True)
+    injector.start()
+    stdout, stderr = client.communicate(timeout=3000)
+    injector.join(timeout=30)
+    seconds = time.monotonic() - started
+    assert client.returncode == 0, stderr[-6000:]
+    assert len(faults) == 2, (faults, stderr[-3000:])
+    job = stdout.strip().splitlines()[-1]
+    cluster.figures["run_seconds"] = seconds
+    cluster.figures["faults"] = len(faults)
+    print(f"\nrun --cluster kubernetes: {seconds:.0f} s; faults: {faults}")
+    frame = check_records(cluster, job, output, 7)
+    cluster.figures["formulae"] = len(frame)
+    cluster.figures["structures"] = int(frame["structures"].sum())
+    cluster.figures["workers_seen"] = frame["worker"].nunique()
+    assert frame["attempts"].max() >= 1
+    # the run's DaskCluster and its pods are gone
+    deadline = time.monotonic() + 120
+    while kubectl("get", "daskclusters,pods", "-n", ns, "-l", "dask.org/cluster-name",
+                  "-o", "name").strip() and time.monotonic() < deadline:  # fmt: skip
+        time.sleep(2)
+    assert kubectl("get", "daskclusters", "-n", ns, "-o", "name").strip() == ""
+    assert kubectl("get", "pods", "-n", ns, "-l", "dask.org/cluster-name", "-o", "name") == ""
+    kubectl("rollout", "status", "statefulset/cloudsurge-redis", "-n", ns, "--timeout=120s")
+
+
+def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:
+    bucket = f"kj-{uuid.uuid4().hex[:10]}"
+    create_bucket(bucket)
+    output = f"gs://{bucket}/runs"
+    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
+    listing = tmp_path / "formulae.txt"
+    made = cli("formulae", "--max-heavy-atoms", "5", "--out", str(listing), env=env)
+    assert made.returncode == 0, made.stderr
+    queued = cli("enqueue", str(listing), "--output", output, env=env)
+    assert queued.returncode == 0, queued.stderr
+    job = queued.stdout.strip().splitlines()[-1]
+    rendered = tmp_path / "rendered"
+    done = cli(
+        "manifests", "--namespace", cluster.namespace, "--image", TEST_IMAGE, "--job", job,
+        "--parallelism", "2", "--pod-cpu", "250m", "--pod-memory", "1Gi", "--out", str(rendered),
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (job_doc,) = [d for d in yaml.safe_load_all((rendered / "job.yaml").read_text()) if d]
+    name = job_doc["metadata"]["name"]
+    started = time.monotonic()
+    kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / "job.yaml")))
+    kubectl(
+        "wait", "-n", cluster.namespace, f"job/{name}", "--for=condition=complete",
+        "--timeout=900s", timeout=920,
+    )  # fmt: skip
+    cluster.figures["job_seconds"] = time.monotonic() - started
+    snapshot_pods(cluster)
+    frame = check_records(cluster, job, output, 5)
+    cluster.figures["job_formulae"] = len(frame)
+    # the rendered Job keeps itself a day for inspection (ttlSecondsAfterFinished); delete it
+    # as the guide does once its records are collected, with its pods
+    kubectl("delete", "-n", cluster.namespace, f"job/{name}", "--wait=true", "--timeout=120s")
+    deadline = time.monotonic() + 120
+    while kubectl("get", "pods", "-n", cluster.namespace, "-l", f"job-name={name}", "-o", "name"):
+        assert time.monotonic() < deadline, "the Job's pods were not removed"
+        time.sleep(2)
+
+
+def test_nothing_of_the_runs_left_and_no_credential_anywhere(cluster: Cluster) -> None:
+    ns = cluster.namespace
+    snapshot_pods(cluster)
+    assert kubectl("get", "daskclusters,jobs", "-n", ns, "-o", "name").strip() == ""
+    left = kubectl("get", "pods", "-n", ns, "-o", "name").split()
+    assert left == ["pod/cloudsurge-redis-0"], left
+    assert len(cluster.seen_pods) >= 4, sorted(cluster.seen_pods)
+    for name, pod in cluster.seen_pods.items():
+        text = json.dumps(pod)
+        assert cluster.password not in text, f"password in the spec of {name}"
+        for container in pod["spec"]["containers"]:  # type: ignore[index]
+            for variable in container.get("env", []):
+                if variable["name"] in ("CLOUDSURGE_REDIS_URL", "REDIS_PASSWORD", "REDISCLI_AUTH"):
+                    assert "valueFrom" in variable and "value" not in variable, (name, variable)
+    for name, log in cluster.logs.items():
+        assert cluster.password not in log, f"password in the log of {name}"
+    assert cluster.logs, "no pod log was read"
+    podman = engine()
+    for image in (WORKER_IMAGE, TEST_IMAGE):
+        config = podman("image", "inspect", image).stdout
+        history = podman("history", "--no-trunc", image).stdout
+        assert cluster.password not in config + history
+        assert not re.search(r"(?i)(password|secret|token|credential)s?=", config + history)
