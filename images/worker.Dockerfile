@@ -59,7 +59,7 @@ RUN set -eu; \
         -o -name '*.c' -o -name '*.cc' -o -name '*.cpp' \) ! -path '*/cloudsurge_dask/*' -delete; \
     find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-debug {} +; \
     "$site"/cloudsurge_dask/bin/cloudsurge-surge -u C6H6; \
-    python -c 'import cloudsurge_dask.cli, cloudsurge_dask.worker, cloudsurge_dask.job, distributed, gcsfs, bokeh'; \
+    python -c 'import cloudsurge_dask.cli, cloudsurge_dask.run.worker, cloudsurge_dask.run.job, distributed, gcsfs, bokeh'; \
     python -c 'import io, pandas as pd; f = pd.DataFrame({"a": [1]}); assert pd.read_parquet(io.BytesIO(f.to_parquet())).equals(f)'; \
     python -c 'from cloudsurge_dask.screen import Screener, ScreenSpec; s = ("np_likeness >= -5", "sa_score <= 10", "qed >= 0", "catalog brenk"); out, t = Screener(ScreenSpec(s, stereo=True)).screen([b"CC(O)CN"]); assert t.kept == 1 and t.stored == 2, t'
 

@@ -14,7 +14,7 @@ Faults are configured through files in a state folder, so they reach Dask worker
 * the generator wrapper (`generator_wrapper`) reads its JSON config on every run;
 * `FaultyFileSystem` (protocol `faulty://`, local files underneath) reads `storage.json` in
   the folder named by `CLOUDSURGE_FAULTS_STATE`; worker processes register it through the
-  Dask worker preload `faults` (see `scheduler`).
+  Dask worker preload `support.faults` (see `scheduler`).
 
 Counters are shared across processes (flock), so "every Nth write" and "the Kth run" are
 deterministic for the whole job; each injected fault appends one line to `faults.log`.
@@ -340,7 +340,7 @@ def scheduler(workers: int = 2) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     with (
-        dask.config.set({"distributed.worker.preload": ["faults"]}),
+        dask.config.set({"distributed.worker.preload": ["support.faults"]}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
