@@ -170,6 +170,10 @@ typedef struct cs_slots {
     int *closure;            /* -R: the class being explored, ns ints each */
     size_t closure_cap;      /* ints allocated */
     int has_brackets;        /* some atom is written [..H#]: render at the end */
+    /* -B5/-B6 tested while bonds are placed (no leaves in the formula):
+     * the slots each bond slot may not be multiple together with */
+    int pairs_early;
+    int s_npart[CS_MAXSLOTS], s_part[CS_MAXSLOTS][2], s_partdbl[CS_MAXSLOTS][2];
 } cs_slots;
 
 typedef struct cs_run {
