@@ -132,6 +132,7 @@ void cs_outproc(FILE *f, graph *g, int n)
     gr->npair = 0;
     if (r->opt->bsets) cs_sub_graph(r->opt->bsets, gr);
 
+    cs_smiles_walk(gr);
     cs_group_compute(&r->grp, gr->adj, n);
     cs_colourings(r);
 }

@@ -106,6 +106,18 @@ typedef struct cs_opts {
 /* ------------------------------------------------------------------ */
 /* stage 1: the simple graph (skeleton: monovalent leaves left out)    */
 
+/* one step of a graph's SMILES walk: an atom, fixed text (ring digits,
+ * parentheses), the bond symbol of an edge, or the leaves of a vertex */
+enum cs_smiles_opcode { CS_OP_ATOM, CS_OP_LIT, CS_OP_BOND, CS_OP_LEAVES };
+typedef struct cs_smiles_op {
+    unsigned char op;
+    unsigned char len;       /* CS_OP_LIT: bytes at lit + arg */
+    unsigned short arg;      /* vertex, edge or offset in lit */
+} cs_smiles_op;
+
+#define CS_MAXPROG (4 * CS_MAXN + 3 * CS_MAXE)
+#define CS_MAXLIT (2 * CS_MAXN + 6 * CS_MAXE)
+
 typedef struct cs_graph {
     int n, ne;
     u32 adj[CS_MAXN];
@@ -119,6 +131,11 @@ typedef struct cs_graph {
      * for -B6) unless the vertex has another heavy neighbour (a leaf) */
     int npair;
     int pv[CS_MAXN * 2], pa[CS_MAXN * 2], pb[CS_MAXN * 2], pdouble[CS_MAXN * 2];
+    /* the SMILES walk of the graph (smiles.c), made once per graph: every
+     * colouring replays it with its own atoms and slots */
+    int nprog;
+    cs_smiles_op prog[CS_MAXPROG];
+    char lit[CS_MAXLIT];     /* ring digits and parentheses the ops point into */
 } cs_graph;
 
 /* Aut(G) as an explicit list of permutations (n bytes each) */
@@ -155,12 +172,6 @@ typedef struct cs_slots {
     int rem[CS_MAXELEM], rge[8];
     unsigned char *stab;     /* distinct non-identity slot permutations */
     size_t nstab, stabcap;
-    /* SMILES template construction (DFS) */
-    int t_ord[CS_MAXN], t_par[CS_MAXN], t_nch[CS_MAXN], t_ch[CS_MAXN][8];
-    int t_nop[CS_MAXN], t_op[CS_MAXN][8], t_ncl[CS_MAXN], t_cl[CS_MAXN][8];
-    int t_cnt;
-    int edigit[CS_MAXE];
-    unsigned char digit_used[100];
     /* -R: candidate aromatic cycles of this colouring, as edge lists */
     int ncyc;
     int cyc_len[CS_MAXCYC];
@@ -209,8 +220,10 @@ void cs_colourings(cs_run *r);
 /* bonds.c */
 void cs_bonds(cs_run *r);
 
-/* smiles.c: the template of the coloured graph (sets the slots), and a whole
- * line rendered again from it (for bracket atoms' hydrogens) */
+/* smiles.c: the walk of a simple graph (once per graph), the template of
+ * the coloured graph (sets the slots), and a whole line rendered again from
+ * it (for bracket atoms' hydrogens) */
+void cs_smiles_walk(cs_graph *g);
 void cs_smiles_template(cs_run *r);
 size_t cs_smiles_render(const cs_run *r, char *out);
 
