@@ -92,7 +92,7 @@ static void emit(cs_run *r, int pos)
         {
             unsigned char *dst = cs_out_reserve(&r->out, 8192);
             size_t len = r->s.has_brackets ? cs_smiles_render(r, (char *)dst)
-                                           : (memcpy(dst, r->s.sbuf, (size_t)pos), (size_t)pos);
+                                           : (cs_copy((char *)dst, r->s.sbuf, (size_t)pos), (size_t)pos);
             cs_out_commit(&r->out, len);
         }
         break;
@@ -202,7 +202,7 @@ static void hal_rec(cs_run *r, int k, int j, int pos, int rest, int used, int co
         s->xs[k] = code;
         s->capc[v] -= used;
         s->vhal[v] = used;
-        memcpy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
+        cs_copy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
         slot_rec(r, k + 1, pos + s->seg_l[k + 1], rest);
         s->xs[k] = 0;
         s->vhal[v] = 0;
@@ -223,7 +223,7 @@ static void hal_rec(cs_run *r, int k, int j, int pos, int rest, int used, int co
         s->remh_tot += a;
         /* the next round places one more: append "(X)" */
         s->sbuf[pos++] = '(';
-        memcpy(s->sbuf + pos, h->smiles, (size_t)h->smiles_len);
+        cs_copy(s->sbuf + pos, h->smiles, (size_t)h->smiles_len);
         pos += h->smiles_len;
         s->sbuf[pos++] = ')';
     }
@@ -272,7 +272,7 @@ static void slot_rec(cs_run *r, int k, int pos, int rest)
         if (k < s->ns) {
             const char *tail = s->seg_p[k + 1];
             size_t len = (size_t)(s->tpl + s->tpl_len - tail);
-            memcpy(s->sbuf + pos, tail, len);
+            cs_copy(s->sbuf + pos, tail, len);
             pos += (int)len;
         }
         leaf(r, pos);
@@ -285,7 +285,7 @@ static void slot_rec(cs_run *r, int k, int pos, int rest)
     }
     if (s->s_type[k] == 2) {
         s->xs[k] = 0;
-        memcpy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
+        cs_copy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
         slot_rec(r, k + 1, pos + s->seg_l[k + 1], rest);
         return;
     }
@@ -302,7 +302,7 @@ static void slot_rec(cs_run *r, int k, int pos, int rest)
         if (x > 0 && s->s_npart[k] && pair_clash(s, k, x)) continue;
         int q = pos;
         if (x) s->sbuf[q++] = (x == 1) ? '=' : '#';
-        memcpy(s->sbuf + q, sp, (size_t)sl);
+        cs_copy(s->sbuf + q, sp, (size_t)sl);
         s->xs[k] = x;
         s->capc[u] -= x;
         s->capc[v] -= x;
@@ -389,6 +389,6 @@ void cs_bonds(cs_run *r)
     for (int j = 0; j < p->nhal; ++j) s->remh[j] = p->hal[j].cnt;
     s->remh_tot = p->htot;
     memset(s->xs, 0, (size_t)s->ns * sizeof(s->xs[0]));
-    memcpy(s->sbuf, s->seg_p[0], (size_t)s->seg_l[0]);
+    cs_copy(s->sbuf, s->seg_p[0], (size_t)s->seg_l[0]);
     slot_rec(r, 0, s->seg_l[0], rest);
 }

@@ -15,16 +15,16 @@
 
 /* The depth-first walk of a simple graph, as the SMILES writes it: tree
  * children, ring bonds opened and closed at each atom. */
-typedef struct walk {
+typedef struct smiles_walk {
     const cs_graph *g;
     int ord[CS_MAXN], par[CS_MAXN], nch[CS_MAXN], ch[CS_MAXN][8];
     int nop[CS_MAXN], op[CS_MAXN][8], ncl[CS_MAXN], cl[CS_MAXN][8];
     int cnt;
     int edigit[CS_MAXE];
     unsigned char digit_used[100];
-} walk;
+} smiles_walk;
 
-static void dfs1(walk *w, int v)
+static void dfs1(smiles_walk *w, int v)
 {
     const cs_graph *g = w->g;
     w->ord[v] = w->cnt++;
@@ -79,7 +79,7 @@ static void prog_digit(cs_graph *g, int *nlit, int d)
 
 /* the second pass of the walk, written as ops: atom, ring closures, ring
  * openings (bond, digit), the atom's leaves, then its branches */
-static void dfs2(walk *w, cs_graph *g, int *nlit, int v)
+static void dfs2(smiles_walk *w, cs_graph *g, int *nlit, int v)
 {
     prog_op(g, CS_OP_ATOM, v);
     for (int i = 0; i < w->ncl[v]; ++i) prog_digit(g, nlit, w->edigit[w->cl[v][i]]);
@@ -104,7 +104,7 @@ static void dfs2(walk *w, cs_graph *g, int *nlit, int v)
 
 void cs_smiles_walk(cs_graph *g)
 {
-    static walk w;
+    static smiles_walk w;
     w.g = g;
     for (int v = 0; v < g->n; ++v) {
         w.ord[v] = -1;
@@ -122,7 +122,7 @@ void cs_smiles_walk(cs_graph *g)
 
 static inline void tpl_puts(cs_slots *s, const char *p, int len)
 {
-    memcpy(s->tpl + s->tpl_len, p, (size_t)len);
+    cs_copy(s->tpl + s->tpl_len, p, (size_t)len);
     s->tpl_len += len;
 }
 

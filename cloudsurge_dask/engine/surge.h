@@ -12,7 +12,8 @@
  *                       (substruct.c, aromatic.c) and the writers (smiles.c
  *                       for SMILES, output.c for the other formats).
  * elements.c holds the element table and turns a formula into a plan;
- * main.c reads the command line and runs the formulae one by one.
+ * main.c reads the command line and runs the formulae one by one; util.c
+ * (util.h) is below them all: bit helpers and cs_die.
  *
  * All state lives in one cs_run, passed explicitly; geng's callbacks reach it
  * through the single pointer simple.c keeps for them.
@@ -26,8 +27,7 @@
 #include <stdint.h>
 
 #include "output.h"
-
-typedef uint32_t u32;
+#include "util.h"
 
 #define CS_MAXELEM 48     /* element table entries (15 built in, the rest -E) */
 #define CS_MAXCYC 1024    /* aromatic candidate cycles of one colouring (more: error) */
@@ -135,7 +135,8 @@ typedef struct cs_graph {
      * colouring replays it with its own atoms and slots */
     int nprog;
     cs_smiles_op prog[CS_MAXPROG];
-    char lit[CS_MAXLIT];     /* ring digits and parentheses the ops point into */
+    char lit[CS_MAXLIT + 8]; /* ring digits and parentheses the ops point into
+                              * (+8: read a word at a time, cs_copy) */
 } cs_graph;
 
 /* Aut(G) as an explicit list of permutations (n bytes each) */
@@ -250,8 +251,5 @@ int cs_arom_keep(cs_run *r);
 
 /* planar.c */
 int cs_is_planar(const u32 *adj, int n);
-
-/* main.c */
-void cs_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

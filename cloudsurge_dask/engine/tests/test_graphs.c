@@ -16,17 +16,6 @@
 
 #include "../surge.h"
 
-/* aromatic.c calls cs_die (main.c) on allocation failure */
-void cs_die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(3);
-}
-
 /* ------------------------------------------------------------------ */
 /* harness                                                             */
 
