@@ -40,23 +40,47 @@ static void to_masks(graph *g, int n, u32 *a)
     }
 }
 
-/* upper bounds that hold for every induced subgraph as well */
-static int exceeds_upper(const cs_opts *o, const u32 *adj, int n)
+/* geng's own -t/-f/-b already exclude triangles and/or 4-cycles: the
+ * checks these make redundant are skipped (cs_prune) */
+static int geng_no_triangles(const cs_opts *o)
+{
+    return (o->cyc[3].on && o->cyc[3].hi == 0) || o->bipartite;
+}
+
+static int geng_no_squares(const cs_opts *o) { return o->cyc[4].on && o->cyc[4].hi == 0; }
+
+/* the graph-level -B sets left to test while geng builds a graph: -B7
+ * (K2,4, K3,3) needs a 4-cycle, -B8 (fan, K4) a triangle, -B9 either */
+static unsigned prune_bsets(const cs_opts *o)
+{
+    unsigned b = o->bsets & ((1u << 7) | (1u << 8) | (1u << 9));
+    int no3 = geng_no_triangles(o), no4 = geng_no_squares(o);
+    if (no4) b &= ~(1u << 7);
+    if (no3) b &= ~(1u << 8);
+    if (no3 && no4) b &= ~(1u << 9);
+    return b;
+}
+
+/* Upper bounds that hold for every induced subgraph as well.  geng calls
+ * PRUNE on a graph only after its first n-1 vertices passed, so -B7..-B9
+ * look only at what goes through the newest vertex (cs_sub_prune_new). */
+static int exceeds_upper(const cs_opts *o, unsigned bsets, const u32 *adj, int n)
 {
     for (int len = 3; len <= 6; ++len) {
         const cs_range *c = &o->cyc[len];
-        if (c->on && c->hi < CS_UNBOUNDED && n >= len && cs_count_cycles(adj, n, len) > c->hi)
-            return 1;
+        if (!c->on || c->hi >= CS_UNBOUNDED || n < len) continue;
+        if (c->hi == 0 && ((len == 3 && geng_no_triangles(o)) || (len == 4 && geng_no_squares(o))))
+            continue;
+        if (cs_count_cycles(adj, n, len) > c->hi) return 1;
     }
-    if (o->bsets && cs_sub_prune(o->bsets, adj, n)) return 1;
+    if (bsets && cs_sub_prune_new(bsets, adj, n)) return 1;
     if (o->planar && n >= 5 && !cs_is_planar(adj, n)) return 1;
     return 0;
 }
 
-int cs_prune(graph *g, int n, int maxn)
+/* too many atoms of degree >= k for the formula's valences */
+static inline int degrees_exceed(const cs_plan *p, graph *g, int n)
 {
-    (void)maxn;
-    const cs_plan *p = current->plan;
     int c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0;
     for (int i = 0; i < n; ++i) {
         int d = POPCOUNT(g[i]);
@@ -66,14 +90,20 @@ int cs_prune(graph *g, int n, int maxn)
         c5 += d >= 5;
         c6 += d >= 6;
     }
-    if (c2 > p->atoms_ge[2] || c3 > p->atoms_ge[3] || c4 > p->atoms_ge[4] ||
-        c5 > p->atoms_ge[5] || c6 > p->atoms_ge[6])
-        return 1;
+    return c2 > p->atoms_ge[2] || c3 > p->atoms_ge[3] || c4 > p->atoms_ge[4] ||
+           c5 > p->atoms_ge[5] || c6 > p->atoms_ge[6];
+}
+
+int cs_prune(graph *g, int n, int maxn)
+{
+    (void)maxn;
+    if (degrees_exceed(current->plan, g, n)) return 1;
     const cs_opts *o = current->opt;
-    if (o->bsets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on || o->cyc[6].on) {
+    unsigned bsets = prune_bsets(o);
+    if (bsets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on || o->cyc[6].on) {
         u32 a[CS_MAXN];
         to_masks(g, n, a);
-        return exceeds_upper(o, a, n);
+        return exceeds_upper(o, bsets, a, n);
     }
     return 0;
 }

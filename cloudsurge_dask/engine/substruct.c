@@ -1,7 +1,9 @@
 /* substruct.c - the forbidden substructure sets -B1 to -B9.
  *
  * Sets that depend on the simple graph alone (-B7, -B8, -B9) only grow with
- * the graph, so they prune geng's search (cs_sub_prune).  The others restrict
+ * the graph, so they prune geng's search (cs_sub_prune; cs_sub_prune_new
+ * when the graph without its last vertex is known to pass, as in geng's
+ * search: only what goes through that vertex is looked at).  The others restrict
  * bond orders: per graph they become caps on the extra order of edges
  * (-B1..-B4) and pairs of edges at a vertex that may not both be multiple
  * (-B5, -B6), tested once the structure is complete (bonds.c).
@@ -52,27 +54,24 @@ static int shared_edges(const rings *R, int i, int j)
 /* chord-free cycles of length 3..maxlen */
 static void find_rings(const cs_graph *g, int maxlen, rings *R)
 {
-    u32 all = g->n >= 32 ? ~(u32)0 : (((u32)1 << g->n) - 1);
-    R->n = 0;
-    for (int len = 3; len <= maxlen && len <= g->n; ++len) {
-        int lens[MAXRINGS], total;
-        static int edges[MAXRINGS][CS_MAXN];
-        int k = cs_find_cycles(g->adj, g->n, all, len, (const signed char(*)[CS_MAXN])g->eidx, 1,
-                               MAXRINGS - R->n, lens, edges, &total);
-        if (total > k) cs_die("more than %d rings of length <= %d: -B sets not applicable", MAXRINGS, maxlen);
-        for (int c = 0; c < k; ++c) {
-            u32 vs = 0;
-            for (int i = 0; i < len; ++i)
-                vs |= ((u32)1 << g->eu[edges[c][i]]) | ((u32)1 << g->ev[edges[c][i]]);
-            int i = R->n++;
-            R->len[i] = len;
-            R->vset[i] = vs;
-            R->eset_lo[i] = R->eset_hi[i] = R->eset_x[i] = 0;
-            for (int q = 0; q < len; ++q) {
-                R->e[i][q] = edges[c][q];
-                eset_add(R, i, edges[c][q]);
-            }
+    static int lens[MAXRINGS], edges[MAXRINGS][CS_MAXN];
+    int total;
+    int k = cs_find_rings(g->adj, g->n, maxlen, (const signed char(*)[CS_MAXN])g->eidx, MAXRINGS,
+                          lens, edges, &total);
+    if (total > k) cs_die("more than %d rings of length <= %d: -B sets not applicable", MAXRINGS, maxlen);
+    R->n = k;
+    for (int i = 0; i < k; ++i) {
+        int len = lens[i];
+        u32 vs = 0;
+        R->len[i] = len;
+        R->eset_lo[i] = R->eset_hi[i] = R->eset_x[i] = 0;
+        for (int q = 0; q < len; ++q) {
+            int e = edges[i][q];
+            vs |= CS_BIT(g->eu[e]) | CS_BIT(g->ev[e]);
+            R->e[i][q] = e;
+            eset_add(R, i, e);
         }
+        R->vset[i] = vs;
     }
 }
 
@@ -187,23 +186,30 @@ static int b7(const u32 *adj, int n)
 
 /* a 5-cycle with one atom bonded to the other four (a fan), or K4 sharing
  * one bond with a 4-cycle */
-static int b8(const u32 *adj, int n)
+/* the hub of a fan: a path a-b-c-d of four distinct neighbours of v */
+static int fan_hub(const u32 *adj, int v)
 {
-    for (int v = 0; v < n; ++v) {
-        u32 nb = adj[v];
-        if (__builtin_popcount(nb) < 4) continue;
-        /* a path a-b-c-d of four distinct neighbours of v */
-        for (u32 ma = nb; ma; ma &= ma - 1) {
-            int a = __builtin_ctz(ma);
-            for (u32 mb = adj[a] & nb; mb; mb &= mb - 1) {
-                int b = __builtin_ctz(mb);
-                for (u32 mc = adj[b] & nb & ~((u32)1 << a); mc; mc &= mc - 1) {
-                    int c = __builtin_ctz(mc);
-                    if (adj[c] & nb & ~((u32)1 << a) & ~((u32)1 << b)) return 1;
-                }
+    u32 nb = adj[v];
+    if (__builtin_popcount(nb) < 4) return 0;
+    for (u32 ma = nb; ma; ma &= ma - 1) {
+        int a = __builtin_ctz(ma);
+        for (u32 mb = adj[a] & nb; mb; mb &= mb - 1) {
+            int b = __builtin_ctz(mb);
+            for (u32 mc = adj[b] & nb & ~((u32)1 << a); mc; mc &= mc - 1) {
+                int c = __builtin_ctz(mc);
+                if (adj[c] & nb & ~((u32)1 << a) & ~((u32)1 << b)) return 1;
             }
         }
     }
+    return 0;
+}
+
+/* hubs: the vertices that may be a fan's hub; near: a K4 must have a vertex
+ * in it (all vertices for the whole graph) */
+static int b8_among(const u32 *adj, int n, u32 hubs, u32 near)
+{
+    for (u32 m = hubs; m; m &= m - 1)
+        if (fan_hub(adj, __builtin_ctz(m))) return 1;
     for (int a = 0; a < n; ++a)
         for (u32 mb = adj[a] & ~(((u32)2 << a) - 1); mb; mb &= mb - 1) {
             int b = __builtin_ctz(mb);
@@ -215,6 +221,7 @@ static int b8(const u32 *adj, int n)
                 for (u32 md = adj[c] & common & ~(((u32)2 << c) - 1); md; md &= md - 1) {
                     int d = __builtin_ctz(md);
                     k4 = ((u32)1 << a) | ((u32)1 << b) | ((u32)1 << c) | ((u32)1 << d);
+                    if (!(k4 & near)) continue;
                     /* a 4-cycle through one K4 edge x-y: x-y-p-q, p, q outside */
                     int qv[4] = {a, b, c, d};
                     for (int i = 0; i < 4; ++i)
@@ -232,10 +239,17 @@ static int b8(const u32 *adj, int n)
     return 0;
 }
 
-/* every atom on at most one cycle of length 3 or 4 */
-static int b9(const u32 *adj, int n)
+static int b8(const u32 *adj, int n)
 {
-    for (int v = 0; v < n; ++v) {
+    u32 all = n >= 32 ? ~(u32)0 : CS_BIT(n) - 1;
+    return b8_among(adj, n, all, all);
+}
+
+/* every atom (of 'among') on at most one cycle of length 3 or 4 */
+static int b9_among(const u32 *adj, int n, u32 among)
+{
+    for (u32 mv = among; mv; mv &= mv - 1) {
+        int v = __builtin_ctz(mv);
         int c = 0;
         u32 nb = adj[v];
         for (u32 m = nb; m; m &= m - 1) {
@@ -252,10 +266,60 @@ static int b9(const u32 *adj, int n)
     return 0;
 }
 
+static int b9(const u32 *adj, int n) { return b9_among(adj, n, n >= 32 ? ~(u32)0 : CS_BIT(n) - 1); }
+
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n)
 {
     if ((bsets & B(7)) && n >= 5 && b7(adj, n)) return 1;
     if ((bsets & B(8)) && n >= 5 && b8(adj, n)) return 1;
     if ((bsets & B(9)) && n >= 4 && b9(adj, n)) return 1;
+    return 0;
+}
+
+/* -B7 through w = n-1: w on the side of two or three atoms (with any
+ * others), or on the side of their common neighbours (then those two or
+ * three atoms are neighbours of w) */
+static int b7_new(const u32 *adj, int n)
+{
+    int w = n - 1;
+    u32 W = adj[w];
+    for (int j = 0; j < w; ++j) {
+        u32 c = W & adj[j];
+        int k = __builtin_popcount(c);
+        if (k >= 4) return 1;
+        if (k < 3) continue;
+        for (int l = j + 1; l < w; ++l)
+            if (__builtin_popcount(c & adj[l]) >= 3) return 1;
+    }
+    for (u32 mi = W; mi; mi &= mi - 1) {
+        int i = __builtin_ctz(mi);
+        for (u32 mj = W & ~((CS_BIT(i) << 1) - 1); mj; mj &= mj - 1) {
+            int j = __builtin_ctz(mj);
+            u32 c = adj[i] & adj[j];
+            int k = __builtin_popcount(c);
+            if (k >= 4) return 1;
+            if (k < 3) continue;
+            for (u32 ml = W & ~((CS_BIT(j) << 1) - 1); ml; ml &= ml - 1)
+                if (__builtin_popcount(c & adj[__builtin_ctz(ml)]) >= 3) return 1;
+        }
+    }
+    return 0;
+}
+
+int cs_sub_prune_new(unsigned bsets, const u32 *adj, int n)
+{
+    if (n < 1) return 0;
+    int w = n - 1;
+    u32 near = adj[w] | CS_BIT(w); /* w and its neighbours */
+    if ((bsets & B(7)) && n >= 5 && b7_new(adj, n)) return 1;
+    /* a fan through w has w or a neighbour of w as hub; a K4 with a 4-cycle
+     * through w has a vertex in near (w is in the K4 or next to it) */
+    if ((bsets & B(8)) && n >= 5 && b8_among(adj, n, near, near)) return 1;
+    if ((bsets & B(9)) && n >= 4) {
+        /* a 3- or 4-cycle through w only changes counts within distance 2 */
+        u32 d2 = near;
+        for (u32 m = adj[w]; m; m &= m - 1) d2 |= adj[__builtin_ctz(m)];
+        if (b9_among(adj, n, d2)) return 1;
+    }
     return 0;
 }

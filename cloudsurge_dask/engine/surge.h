@@ -241,8 +241,16 @@ int cs_list_cycles(const u32 *adj, int n, u32 among, int len, const signed char 
 int cs_find_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
                    int chordless, int max, int lens[], int edges[][CS_MAXN], int *total);
 
+/* Edge lists of the chord-free cycles of length 3..maxlen (any order);
+ * returns how many were stored (at most max), *total how many there are. */
+int cs_find_rings(const u32 *adj, int n, int maxlen, const signed char eidx[][CS_MAXN], int max,
+                  int lens[], int edges[][CS_MAXN], int *total);
+
 /* substruct.c: the -B sets */
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n);
+/* The same for a graph whose first n-1 vertices are known to pass: only
+ * what goes through vertex n-1 is looked at. */
+int cs_sub_prune_new(unsigned bsets, const u32 *adj, int n);
 void cs_sub_graph(unsigned bsets, cs_graph *g);
 
 /* aromatic.c: -R */

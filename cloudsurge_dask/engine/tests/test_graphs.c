@@ -586,6 +586,74 @@ static void test_list_cycles(void)
     }
 }
 
+/* cs_find_rings (every length at once) lists the same chord-free cycles as
+ * cs_find_cycles length by length, each once */
+static void rings_match(const char *name, const G *s, int maxlen)
+{
+    static cs_graph g;
+    static int lens[4096], edges[4096][CS_MAXN], l2[4096], e2[4096][CS_MAXN];
+    to_cs(s, &g);
+    const signed char(*ei)[CS_MAXN] = (const signed char(*)[CS_MAXN])g.eidx;
+    int total;
+    int k = cs_find_rings(g.adj, g.n, maxlen, ei, 4096, lens, edges, &total);
+    char what[128];
+    snprintf(what, sizeof(what), "%s: rings up to %d, total", name, maxlen);
+    EQ(total, k, what);
+    int want = 0, bad = 0;
+    for (int len = 3; len <= maxlen && len <= g.n; ++len) {
+        int t2, k2 = cs_find_cycles(g.adj, g.n, all_of(g.n), len, ei, 1, 4096, l2, e2, &t2);
+        want += k2;
+        for (int c = 0; c < k2; ++c) { /* each ring of the per-length list is in ours once */
+            unsigned long long a[2] = {0, 0};
+            for (int i = 0; i < len; ++i) a[e2[c][i] >> 6] |= 1ULL << (e2[c][i] & 63);
+            int hits = 0;
+            for (int d = 0; d < k; ++d) {
+                if (lens[d] != len) continue;
+                unsigned long long b[2] = {0, 0};
+                for (int i = 0; i < len; ++i) b[edges[d][i] >> 6] |= 1ULL << (edges[d][i] & 63);
+                hits += a[0] == b[0] && a[1] == b[1];
+            }
+            bad |= hits != 1;
+        }
+    }
+    snprintf(what, sizeof(what), "%s: rings up to %d, count", name, maxlen);
+    EQ(k, want, what);
+    CHECK(!bad, "%s: rings up to %d: a ring missing or repeated", name, maxlen);
+}
+
+static void test_find_rings(void)
+{
+    rings_match("no vertex", &(G){0}, 3);
+    G g = complete(5);
+    rings_match("K5", &g, 5);
+    g = naphthalene();
+    rings_match("naphthalene", &g, 10);
+    g = petersen();
+    rings_match("Petersen", &g, 9);
+    g = cube();
+    rings_match("cube", &g, 8);
+    g = grid(4, 8, 0, 0);
+    rings_match("4x8 grid", &g, 8);
+    g = kmn(3, 3);
+    rings_match("K3,3", &g, 6);
+    g = wheel(7);
+    rings_match("wheel 7", &g, 8);
+    g = complete(7);
+    rings_match("K7", &g, 7);
+    for (int it = 0; it < 60; ++it) {
+        G r = random_graph(4 + (int)rnd(9), 15 + (int)rnd(45));
+        rings_match("random", &r, 3 + (int)rnd(7));
+    }
+    /* truncation at max: returns max, total counts them all */
+    static cs_graph cg6;
+    g = complete(6);
+    to_cs(&g, &cg6);
+    int lens[8], edges[8][CS_MAXN], total;
+    int k = cs_find_rings(cg6.adj, cg6.n, 3, (const signed char(*)[CS_MAXN])cg6.eidx, 5, lens,
+                          edges, &total);
+    CHECK(k == 5 && total == 20, "K6 triangles, max 5: %d of %d", k, total);
+}
+
 /* ------------------------------------------------------------------ */
 /* planar.c                                                            */
 
@@ -797,6 +865,35 @@ static void test_prune(void)
         EQ(cs_sub_prune(BS(7) | BS(8) | BS(9), g.adj, g.n), bf_b7(&g) || bf_b8(&g) || bf_b9(&g),
            what);
     }
+}
+
+/* cs_sub_prune_new, as geng uses it: along the growing prefixes of a graph,
+ * once a prefix passes, the next one's verdict from its newest vertex alone
+ * is the whole graph's verdict */
+static void test_prune_new(void)
+{
+    static const unsigned sets[] = {BS(7), BS(8), BS(9), BS(7) | BS(8) | BS(9)};
+    int checked = 0;
+    for (int it = 0; it < 400; ++it) {
+        G g = random_graph(5 + (int)rnd(10), 20 + (int)rnd(50));
+        if (it % 4 == 0) g = relabel(octahedron(), (int[]){5, 0, 3, 1, 4, 2});
+        if (it % 4 == 1 && it < 100) g = wheel(4 + (int)rnd(4));
+        for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); ++si) {
+            unsigned b = sets[si];
+            for (int k = 1; k <= g.n; ++k) {
+                u32 keep = all_of(k), prev = all_of(k - 1);
+                u32 a[CS_MAXN], ap[CS_MAXN];
+                for (int v = 0; v < k; ++v) a[v] = g.adj[v] & keep;
+                for (int v = 0; v < k - 1; ++v) ap[v] = g.adj[v] & prev;
+                if (k > 1 && cs_sub_prune(b, ap, k - 1)) break; /* geng stops here */
+                char what[96];
+                snprintf(what, sizeof(what), "prune_new: graph %d, sets %x, prefix %d", it, b, k);
+                EQ(cs_sub_prune_new(b, a, k), cs_sub_prune(b, a, k), what);
+                ++checked;
+            }
+        }
+    }
+    CHECK(checked > 2000, "prune_new: only %d prefixes checked", checked);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1197,8 +1294,10 @@ int main(void)
     test_rings6();
     test_bipartite();
     test_list_cycles();
+    test_find_rings();
     test_planar();
     test_prune();
+    test_prune_new();
     test_sub_graph();
     test_aromatic();
     test_fixed_bugs();
