@@ -156,13 +156,16 @@ void cs_outproc(FILE *f, graph *g, int n)
     gr->extra = p->nbonds - gr->ne;
     if (gr->extra < 0) return;
     for (int k = 0; k < 8; ++k) gr->vge_suf[n][k] = 0;
-    for (int v = n - 1; v >= 0; --v)
+    gr->maxdeg_suf[n] = 0;
+    for (int v = n - 1; v >= 0; --v) {
         for (int k = 0; k < 8; ++k) gr->vge_suf[v][k] = gr->vge_suf[v + 1][k] + (gr->deg[v] >= k);
+        gr->maxdeg_suf[v] = gr->deg[v] > gr->maxdeg_suf[v + 1] ? gr->deg[v] : gr->maxdeg_suf[v + 1];
+    }
     for (int e = 0; e < gr->ne; ++e) gr->ecap[e] = p->maxx;
     gr->npair = 0;
     if (r->opt->bsets) cs_sub_graph(r->opt->bsets, gr);
 
-    cs_smiles_walk(gr);
+    cs_smiles_walk(gr, p->nhal > 0);
     cs_group_compute(&r->grp, gr->adj, n);
     cs_colourings(r);
 }

@@ -22,6 +22,7 @@ typedef struct smiles_walk {
     int cnt;
     int edigit[CS_MAXE];
     unsigned char digit_used[100];
+    int leaves;              /* the formula has leaves: ops for where they go */
 } smiles_walk;
 
 static void dfs1(smiles_walk *w, int v)
@@ -92,7 +93,7 @@ static void dfs2(smiles_walk *w, cs_graph *g, int *nlit, int v)
         prog_digit(g, nlit, d);
     }
     for (int i = 0; i < w->ncl[v]; ++i) w->digit_used[w->edigit[w->cl[v][i]]] = 0;
-    prog_op(g, CS_OP_LEAVES, v);
+    if (w->leaves) prog_op(g, CS_OP_LEAVES, v);
     for (int i = 0; i < w->nch[v]; ++i) {
         int x = w->ch[v][i], last = (i == w->nch[v] - 1);
         if (!last) prog_lit(g, nlit, "(", 1);
@@ -102,10 +103,11 @@ static void dfs2(smiles_walk *w, cs_graph *g, int *nlit, int v)
     }
 }
 
-void cs_smiles_walk(cs_graph *g)
+void cs_smiles_walk(cs_graph *g, int leaves)
 {
     static smiles_walk w;
     w.g = g;
+    w.leaves = leaves;
     for (int v = 0; v < g->n; ++v) {
         w.ord[v] = -1;
         w.par[v] = -1;
@@ -144,7 +146,6 @@ void cs_smiles_template(cs_run *r)
     cs_slots *s = &r->s;
     const cs_graph *g = &r->g;
     const cs_plan *p = r->plan;
-    int leaves = p->nhal > 0;
     s->ns = 0;
     s->tpl_len = 0;
     for (int i = 0; i < g->nprog; ++i) {
@@ -170,7 +171,7 @@ void cs_smiles_template(cs_run *r)
             }
             break;
         default: /* CS_OP_LEAVES */
-            if (leaves && s->capc[a] > 0) {
+            if (s->capc[a] > 0) {
                 s->halslot[a] = s->ns;
                 new_slot(s, 1, a, a, s->capc[a]);
             }

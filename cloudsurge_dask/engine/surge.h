@@ -127,6 +127,7 @@ typedef struct cs_graph {
     int extra;               /* bond order still to place: nbonds - ne */
     int ecap[CS_MAXE];       /* highest extra order an edge may take (-T, -B1..-B4) */
     int vge_suf[CS_MAXN + 1][8]; /* vertices >= v of degree >= k */
+    int maxdeg_suf[CS_MAXN + 1]; /* highest degree of the vertices >= v */
     /* -B5/-B6: vertex pairs of edges that may not both be multiple (double
      * for -B6) unless the vertex has another heavy neighbour (a leaf) */
     int npair;
@@ -224,7 +225,7 @@ void cs_bonds(cs_run *r);
 /* smiles.c: the walk of a simple graph (once per graph), the template of
  * the coloured graph (sets the slots), and a whole line rendered again from
  * it (for bracket atoms' hydrogens) */
-void cs_smiles_walk(cs_graph *g);
+void cs_smiles_walk(cs_graph *g, int leaves);
 void cs_smiles_template(cs_run *r);
 size_t cs_smiles_render(const cs_run *r, char *out);
 
