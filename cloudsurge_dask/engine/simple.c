@@ -25,19 +25,23 @@ void cs_outproc(FILE *f, graph *g, int n);
 int cs_prune(graph *g, int n, int maxn);
 
 static cs_run *current;
+/* what cs_prune tests beyond degrees, worked out once per formula */
+static unsigned prune_sets; /* -B7..-B9 left to test (prune_bsets) */
+static int prune_graph;     /* some graph-level filter at all */
+
+/* nauty's set words number bits from the top (bit[j] = 1 << (31 - j)):
+ * ours from the bottom, so a row is its word bit-reversed */
+static inline u32 reverse_bits(u32 x)
+{
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+    return __builtin_bswap32(x);
+}
 
 static void to_masks(graph *g, int n, u32 *a)
 {
-    for (int i = 0; i < n; ++i) {
-        u32 m = 0;
-        setword w = g[i];
-        while (w) {
-            int j = FIRSTBITNZ(w);
-            m |= (u32)1 << j;
-            w ^= bit[j];
-        }
-        a[i] = m;
-    }
+    for (int i = 0; i < n; ++i) a[i] = reverse_bits((u32)g[i]);
 }
 
 /* geng's own -t/-f/-b already exclude triangles and/or 4-cycles: the
@@ -98,14 +102,10 @@ int cs_prune(graph *g, int n, int maxn)
 {
     (void)maxn;
     if (degrees_exceed(current->plan, g, n)) return 1;
-    const cs_opts *o = current->opt;
-    unsigned bsets = prune_bsets(o);
-    if (bsets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on || o->cyc[6].on) {
-        u32 a[CS_MAXN];
-        to_masks(g, n, a);
-        return exceeds_upper(o, bsets, a, n);
-    }
-    return 0;
+    if (!prune_graph) return 0;
+    u32 a[CS_MAXN];
+    to_masks(g, n, a);
+    return exceeds_upper(current->opt, prune_sets, a, n);
 }
 
 /* Surge applies no cycle bounds to a lone atom (CH4 passes -p1:2) */
@@ -129,13 +129,8 @@ void cs_outproc(FILE *f, graph *g, int n)
     /* Surge numbers geng's vertices backwards (its SDfile samples show it);
      * doing the same makes our labelled output, and every choice of a
      * representative that depends on labels, Surge's own */
-    u32 fwd[CS_MAXN];
-    to_masks(g, n, fwd);
-    for (int i = 0; i < n; ++i) {
-        u32 m = 0;
-        for (u32 w = fwd[i]; w; w &= w - 1) m |= (u32)1 << (n - 1 - __builtin_ctz(w));
-        gr->adj[n - 1 - i] = m;
-    }
+    /* nauty's bit of j is 1 << (31 - j): shifted down it is ours of n-1-j */
+    for (int i = 0; i < n; ++i) gr->adj[n - 1 - i] = (u32)g[i] >> (32 - n);
     if (below_lower(r->opt, gr->adj, n)) return;
     ++r->count[0];
     if (r->opt->format == CS_FMT_O1) {
@@ -196,6 +191,9 @@ void cs_run_formula(cs_run *r)
     }
     gargv[ga] = NULL;
     current = r;
+    prune_sets = prune_bsets(o);
+    prune_graph = prune_sets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on ||
+                  o->cyc[6].on;
     /* geng_main re-initialises all of its own state on every call, so it
      * can be called once per formula */
     geng_main(ga, gargv);
