@@ -146,25 +146,80 @@ static void add_pair(cs_graph *g, int v, int dbl)
     g->pdouble[k] = dbl;
 }
 
+/* Is some vertex of target within 'steps' edges of the set start, on a path
+ * that never enters banned?  (Breadth first, a frontier mask per step.) */
+static int reaches(const u32 *adj, u32 start, u32 target, u32 banned, int steps)
+{
+    u32 seen = start, frontier = start;
+    if (start & target) return 1;
+    for (int k = 0; k < steps && frontier; ++k) {
+        u32 next = 0;
+        for (u32 m = frontier; m; m &= m - 1) next |= adj[__builtin_ctz(m)];
+        next &= ~seen & ~banned;
+        if (next & target) return 1;
+        seen |= next;
+        frontier = next;
+    }
+    return 0;
+}
+
+/* Edge u-v lies on a cycle of length <= len iff v is reached from u's other
+ * neighbours in <= len - 2 steps without passing through u.  (A cycle with a
+ * chord splits into two shorter ones and each of its edges is on one of
+ * them, so "cycle" and "ring" agree here.) */
+static int edge_on_short_cycle(const cs_graph *g, int u, int v, int len)
+{
+    return reaches(g->adj, g->adj[u] & ~CS_BIT(v), CS_BIT(v), CS_BIT(u), len - 2);
+}
+
+/* Vertex v of degree 2 (neighbours a, b) lies on a cycle of length <= len
+ * iff b is reached from a in <= len - 2 steps without passing through v. */
+static int vertex2_on_short_cycle(const cs_graph *g, int v, int len)
+{
+    u32 m = g->adj[v];
+    int a = __builtin_ctz(m);
+    m &= m - 1;
+    return reaches(g->adj, CS_BIT(a), m, CS_BIT(v), len - 2);
+}
+
+/* the 2-core: what is left after leaves are stripped again and again; every
+ * cycle lies in it */
+static u32 two_core(const cs_graph *g)
+{
+    u32 core = g->n >= 32 ? ~(u32)0 : CS_BIT(g->n) - 1;
+    for (;;) {
+        u32 drop = 0;
+        for (u32 m = core; m; m &= m - 1) {
+            int v = __builtin_ctz(m);
+            if (__builtin_popcount(g->adj[v] & core) <= 1) drop |= CS_BIT(v);
+        }
+        if (!drop) return core;
+        core &= ~drop;
+    }
+}
+
 void cs_sub_graph(unsigned bsets, cs_graph *g)
 {
-    rings R;
-    int maxlen = (bsets & B(6)) ? 8 : (bsets & B(1)) ? 7 : 6;
-    if (bsets & (B(1) | B(2) | B(3) | B(4) | B(6))) find_rings(g, maxlen, &R);
-    else R.n = 0;
+    /* rings are listed only for the pairs of fused rings (-B2..-B4, rings of
+     * at most 6 atoms); "on a short cycle" (-B1, -B6) is a breadth-first
+     * search, far cheaper than listing rings of 7 or 8 atoms, and only for
+     * the 2-core's atoms and bonds */
+    u32 core = (bsets & (B(1) | B(6))) ? two_core(g) : 0;
     if (bsets & B(1))
-        for (int i = 0; i < R.n; ++i)
-            if (R.len[i] <= 7)
-                for (int q = 0; q < R.len[i]; ++q) cap(g, R.e[i][q], 1);
-    if (bsets & (B(2) | B(3) | B(4))) fused(g, bsets, &R);
-    u32 inring8 = 0;
-    for (int i = 0; i < R.n; ++i)
-        if (R.len[i] <= 8) inring8 |= R.vset[i];
+        for (int e = 0; e < g->ne; ++e) {
+            int u = g->eu[e], v = g->ev[e];
+            if ((core >> u & 1) && (core >> v & 1) && edge_on_short_cycle(g, u, v, 7)) cap(g, e, 1);
+        }
+    if (bsets & (B(2) | B(3) | B(4))) {
+        static rings R;
+        find_rings(g, 6, &R);
+        fused(g, bsets, &R);
+    }
     for (int v = 0; v < g->n; ++v) {
         if (g->deg[v] != 2) continue;
         if (bsets & B(5))
             add_pair(g, v, 0);
-        else if ((bsets & B(6)) && (inring8 & ((u32)1 << v)))
+        else if ((bsets & B(6)) && (core >> v & 1) && vertex2_on_short_cycle(g, v, 8))
             add_pair(g, v, 1);
     }
 }
@@ -246,27 +301,28 @@ static int b8(const u32 *adj, int n)
 }
 
 /* every atom (of 'among') on at most one cycle of length 3 or 4 */
-static int b9_among(const u32 *adj, int n, u32 among)
+static int b9_among(const u32 *adj, u32 among)
 {
     for (u32 mv = among; mv; mv &= mv - 1) {
         int v = __builtin_ctz(mv);
         int c = 0;
-        u32 nb = adj[v];
+        u32 nb = adj[v], nn = 0;
         for (u32 m = nb; m; m &= m - 1) {
             int a = __builtin_ctz(m);
             c += __builtin_popcount(adj[a] & nb & ~(((u32)2 << a) - 1)); /* triangles v-a-b */
+            nn |= adj[a];
         }
-        for (int x = 0; x < n; ++x) {
-            if (x == v) continue;
-            int k = __builtin_popcount(adj[x] & nb);
-            c += k * (k - 1) / 2; /* squares v-a-x-b */
+        /* squares v-a-x-b: x is a neighbour of a neighbour */
+        for (u32 m = nn & ~CS_BIT(v); m && c <= 1; m &= m - 1) {
+            int k = __builtin_popcount(adj[__builtin_ctz(m)] & nb);
+            c += k * (k - 1) / 2;
         }
         if (c > 1) return 1;
     }
     return 0;
 }
 
-static int b9(const u32 *adj, int n) { return b9_among(adj, n, n >= 32 ? ~(u32)0 : CS_BIT(n) - 1); }
+static int b9(const u32 *adj, int n) { return b9_among(adj, n >= 32 ? ~(u32)0 : CS_BIT(n) - 1); }
 
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n)
 {
@@ -319,7 +375,7 @@ int cs_sub_prune_new(unsigned bsets, const u32 *adj, int n)
         /* a 3- or 4-cycle through w only changes counts within distance 2 */
         u32 d2 = near;
         for (u32 m = adj[w]; m; m &= m - 1) d2 |= adj[__builtin_ctz(m)];
-        if (b9_among(adj, n, d2)) return 1;
+        if (b9_among(adj, d2)) return 1;
     }
     return 0;
 }

@@ -923,6 +923,47 @@ static void caps_low(const char *name, unsigned bsets, const G *s, const int *lo
     caps_are(name, bsets, s, want);
 }
 
+/* -B1 and -B6 on random graphs against the definitions by brute force:
+ * an edge on some cycle (every closed path, cs_list_cycles) of length <= 7
+ * is capped to 1; a vertex of degree 2 on some cycle of length <= 8 gets a
+ * "not both double" pair */
+static void test_short_cycles(void)
+{
+    static cs_graph h;
+    static int lens[20000], edges[20000][CS_MAXN];
+    for (int it = 0; it < 150; ++it) {
+        G s = random_graph(4 + (int)rnd(9), 12 + (int)rnd(30));
+        to_cs(&s, &h);
+        int on7[CS_MAXE] = {0};
+        u32 on8 = 0;
+        for (int len = 3; len <= 8 && len <= h.n; ++len) {
+            int k = cs_list_cycles(h.adj, h.n, all_of(h.n), len, (const signed char(*)[CS_MAXN])h.eidx,
+                                   20000, lens, edges);
+            for (int c = 0; c < k; ++c)
+                for (int i = 0; i < len; ++i) {
+                    int e = edges[c][i];
+                    if (len <= 7) on7[e] = 1;
+                    on8 |= (1u << h.eu[e]) | (1u << h.ev[e]);
+                }
+        }
+        char what[96];
+        to_cs(&s, &h);
+        cs_sub_graph(BS(1), &h);
+        int bad = 0;
+        for (int e = 0; e < h.ne; ++e) bad += h.ecap[e] != (on7[e] ? 1 : 2);
+        snprintf(what, sizeof(what), "random %d: -B1 caps = edges on cycles <= 7", it);
+        EQ(bad, 0, what);
+        to_cs(&s, &h);
+        cs_sub_graph(BS(6), &h);
+        u32 want = 0, got = 0;
+        for (int v = 0; v < h.n; ++v)
+            if (h.deg[v] == 2 && ((on8 >> v) & 1)) want |= 1u << v;
+        for (int i = 0; i < h.npair; ++i) got |= 1u << h.pv[i];
+        snprintf(what, sizeof(what), "random %d: -B6 pairs = degree-2 atoms on cycles <= 8", it);
+        EQ(got, want, what);
+    }
+}
+
 static void test_sub_graph(void)
 {
     int none[] = {-1};
@@ -1299,6 +1340,7 @@ int main(void)
     test_prune();
     test_prune_new();
     test_sub_graph();
+    test_short_cycles();
     test_aromatic();
     test_fixed_bugs();
     /* lets run.sh and its callers check that a failure is reported */
