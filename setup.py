@@ -103,6 +103,7 @@ def compile_engine(dest_dir: Path) -> Path:
         "-DGENG_MAIN=geng_main",
         "-DOUTPROC=cs_outproc",
         "-DPRUNE=cs_prune",
+        "-DPREPRUNE=cs_preprune",
     ]
     extra = shlex.split(os.environ.get("CLOUDSURGE_CFLAGS", ""))
     dest_dir.mkdir(parents=True, exist_ok=True)

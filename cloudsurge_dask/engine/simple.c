@@ -1,9 +1,9 @@
 /* simple.c - stage 1: connected simple graphs from geng.
  *
- * geng.c is compiled into this program with PRUNE=cs_prune and
- * OUTPROC=cs_outproc.  Its callbacks carry no user pointer, so the run they
- * serve is kept in the one static pointer below, set for the duration of
- * cs_run_formula.  Graph-level filters that only grow with the graph (upper
+ * geng.c is compiled into this program with PRUNE=cs_prune,
+ * PREPRUNE=cs_preprune and OUTPROC=cs_outproc.  Its callbacks carry no
+ * user pointer, so the run they serve is kept in the one static pointer
+ * below, set for the duration of cs_run_formula.  Graph-level filters that only grow with the graph (upper
  * bounds on cycles, -B7/-B8/-B9, planarity) prune in cs_prune; the others
  * are tested on each finished graph in cs_outproc.
  *
@@ -23,11 +23,13 @@
 int geng_main(int argc, char *argv[]);
 void cs_outproc(FILE *f, graph *g, int n);
 int cs_prune(graph *g, int n, int maxn);
+int cs_preprune(graph *g, int n, int maxn);
 
 static cs_run *current;
 /* what cs_prune tests beyond degrees, worked out once per formula */
 static unsigned prune_sets; /* -B7..-B9 left to test (prune_bsets) */
 static int prune_graph;     /* some graph-level filter at all */
+static unsigned preprune_sets; /* of those, the ones PREPRUNE tests */
 
 /* nauty's set words number bits from the top (bit[j] = 1 << (31 - j)):
  * ours from the bottom, so a row is its word bit-reversed */
@@ -96,6 +98,20 @@ static inline int degrees_exceed(const cs_plan *p, graph *g, int n)
     }
     return c2 > p->atoms_ge[2] || c3 > p->atoms_ge[3] || c4 > p->atoms_ge[4] ||
            c5 > p->atoms_ge[5] || c6 > p->atoms_ge[6];
+}
+
+/* geng calls PREPRUNE on every candidate before its canonicity test (nauty,
+ * the costly part), PRUNE only on those it accepted.  -B7 and -B9 through
+ * the new vertex are cheap enough to be tested before that test: a graph
+ * they reject costs no nauty call.  (PRUNE tests them again: cheap, and
+ * it does not depend on which of geng's paths called PREPRUNE.) */
+int cs_preprune(graph *g, int n, int maxn)
+{
+    (void)maxn;
+    if (!preprune_sets) return 0;
+    u32 a[CS_MAXN];
+    to_masks(g, n, a);
+    return cs_sub_prune_new(preprune_sets, a, n);
 }
 
 int cs_prune(graph *g, int n, int maxn)
@@ -192,6 +208,7 @@ void cs_run_formula(cs_run *r)
     gargv[ga] = NULL;
     current = r;
     prune_sets = prune_bsets(o);
+    preprune_sets = prune_sets & ((1u << 7) | (1u << 9));
     prune_graph = prune_sets || o->planar || o->cyc[3].on || o->cyc[4].on || o->cyc[5].on ||
                   o->cyc[6].on;
     /* geng_main re-initialises all of its own state on every call, so it
