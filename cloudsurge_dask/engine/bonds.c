@@ -248,7 +248,8 @@ static void pairs_to_slots(cs_run *r)
 {
     cs_slots *s = &r->s;
     const cs_graph *g = &r->g;
-    memset(s->s_npart, 0, (size_t)s->ns * sizeof(s->s_npart[0]));
+    /* s_npart[] is all zero unless the last colouring set some */
+    if (s->pairs_early) memset(s->s_npart, 0, sizeof(s->s_npart));
     s->pairs_early = g->npair > 0 && r->plan->nhal == 0;
     if (!s->pairs_early) return;
     for (int i = 0; i < g->npair; ++i) {
@@ -382,7 +383,7 @@ void cs_bonds(cs_run *r)
 
     cs_smiles_template(r);
     stabiliser(r);
-    slot_order(r);
+    if (s->nstab || r->opt->arom) slot_order(r); /* only comparisons read it */
     pairs_to_slots(r);
     if (r->opt->arom) cs_arom_colouring(r);
 

@@ -205,16 +205,20 @@ void cs_sub_graph(unsigned bsets, cs_graph *g)
      * search, far cheaper than listing rings of 7 or 8 atoms, and only for
      * the 2-core's atoms and bonds */
     u32 core = (bsets & (B(1) | B(6))) ? two_core(g) : 0;
-    if (bsets & B(1))
+    static rings R;
+    R.n = 0;
+    if (bsets & (B(2) | B(3) | B(4))) find_rings(g, 6, &R);
+    if (bsets & B(1)) {
+        unsigned char on[CS_MAXE] = {0}; /* on a listed ring: no search needed */
+        for (int i = 0; i < R.n; ++i)
+            for (int q = 0; q < R.len[i]; ++q) on[R.e[i][q]] = 1;
         for (int e = 0; e < g->ne; ++e) {
             int u = g->eu[e], v = g->ev[e];
-            if ((core >> u & 1) && (core >> v & 1) && edge_on_short_cycle(g, u, v, 7)) cap(g, e, 1);
+            if (on[e] || ((core >> u & 1) && (core >> v & 1) && edge_on_short_cycle(g, u, v, 7)))
+                cap(g, e, 1);
         }
-    if (bsets & (B(2) | B(3) | B(4))) {
-        static rings R;
-        find_rings(g, 6, &R);
-        fused(g, bsets, &R);
     }
+    if (bsets & (B(2) | B(3) | B(4))) fused(g, bsets, &R);
     for (int v = 0; v < g->n; ++v) {
         if (g->deg[v] != 2) continue;
         if (bsets & B(5))
