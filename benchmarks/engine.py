@@ -18,7 +18,7 @@ the engine, whose ru_maxrss it prints. Otherwise the figure includes that Python
 Last, the cost of one call for CH4 (start-up) over --calls calls.
 
     python benchmarks/engine.py [--surge /path/to/surge] [--repeat 5] [--quick] [--out DIR]
-        [--only SUBSTRING]
+        [--only SUBSTRING] [--engine /path/to/another/cloudsurge-surge]
 
 Writes benchmarks/out/engine.csv and prints the table as Markdown (`--quick`: one run per
 case, issue #19's cases only).
@@ -137,12 +137,15 @@ def main() -> None:
     cli.add_argument("--repeat", type=int, default=5, help="alternating runs per case (median)")
     cli.add_argument("--calls", type=int, default=300, help="CH4 calls for the start-up cost")
     cli.add_argument("--only", default="", help="cases whose name or formula contains this")
+    cli.add_argument(
+        "--engine", metavar="PATH", help="this engine binary instead of the installed one"
+    )
     args = cli.parse_args()
     repeat = 1 if args.quick else max(1, args.repeat)
     cases = [c for c in CASES if c.issue] if args.quick else CASES
     cases = [c for c in cases if args.only in c.name or args.only in c.formula]
 
-    engines = {"cloudsurge-surge": str(engine_path())}
+    engines = {"cloudsurge-surge": args.engine or str(engine_path())}
     if args.surge:
         engines["surge"] = args.surge
     rows = []

@@ -266,37 +266,47 @@ static void pairs_to_slots(cs_run *r)
 static void slot_rec(cs_run *r, int k, int pos, int rest)
 {
     cs_slots *s = &r->s;
-    if (rest == 0 && s->remh_tot == 0) {
-        /* nothing left to place: every later slot is 0 (xs[] beyond k is
-         * kept at 0) and the rest of the line is the template's tail, one
-         * copy instead of one call per remaining slot */
-        if (k < s->ns) {
-            const char *tail = s->seg_p[k + 1];
-            size_t len = (size_t)(s->tpl + s->tpl_len - tail);
-            cs_copy(s->sbuf + pos, tail, len);
-            pos += (int)len;
+    int u, v, lo, hi;
+    /* slots with one possible value are passed in this loop, not with a
+     * call each: bracket hydrogens, and bonds that must stay single (an end
+     * already saturated, or a cap of 0) */
+    for (;;) {
+        if (rest == 0 && s->remh_tot == 0) {
+            /* nothing left to place: every later slot is 0 (xs[] beyond k
+             * is kept at 0) and the rest of the line is the template's
+             * tail, one copy */
+            if (k < s->ns) {
+                const char *tail = s->seg_p[k + 1];
+                size_t len = (size_t)(s->tpl + s->tpl_len - tail);
+                cs_copy(s->sbuf + pos, tail, len);
+                pos += (int)len;
+            }
+            leaf(r, pos);
+            return;
         }
-        leaf(r, pos);
-        return;
-    }
-    if (k == s->ns) return;
-    if (s->s_type[k] == 1) {
-        hal_rec(r, k, 0, pos, rest, 0, 0);
-        return;
-    }
-    if (s->s_type[k] == 2) {
-        s->xs[k] = 0;
+        if (k == s->ns) return;
+        if (s->s_type[k] == 1) {
+            hal_rec(r, k, 0, pos, rest, 0, 0);
+            return;
+        }
+        if (s->s_type[k] == 0) {
+            u = s->s_u[k];
+            v = s->s_v[k];
+            hi = s->s_max[k];
+            if (s->capc[u] < hi) hi = s->capc[u];
+            if (s->capc[v] < hi) hi = s->capc[v];
+            if (rest < hi) hi = rest;
+            lo = rest - s->s_bsuf[k + 1];
+            if (lo < 0) lo = 0;
+            if (lo > hi) return;
+            if (hi > 0) break;
+        }
+        /* a bracket atom's hydrogens, or a bond that stays single: xs[k]
+         * is already 0 */
         cs_copy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
-        slot_rec(r, k + 1, pos + s->seg_l[k + 1], rest);
-        return;
+        pos += s->seg_l[k + 1];
+        ++k;
     }
-    int u = s->s_u[k], v = s->s_v[k];
-    int hi = s->s_max[k];
-    if (s->capc[u] < hi) hi = s->capc[u];
-    if (s->capc[v] < hi) hi = s->capc[v];
-    if (rest < hi) hi = rest;
-    int lo = rest - s->s_bsuf[k + 1];
-    if (lo < 0) lo = 0;
     const char *sp = s->seg_p[k + 1];
     int sl = s->seg_l[k + 1];
     for (int x = lo; x <= hi; ++x) {
