@@ -3,9 +3,10 @@
  * geng.c is compiled into this program with PRUNE=cs_prune,
  * PREPRUNE=cs_preprune and OUTPROC=cs_outproc.  Its callbacks carry no
  * user pointer, so the run they serve is kept in the one static pointer
- * below, set for the duration of cs_run_formula.  Graph-level filters that only grow with the graph (upper
- * bounds on cycles, -B7/-B8/-B9, planarity) prune in cs_prune; the others
- * are tested on each finished graph in cs_outproc.
+ * below, set for the duration of cs_run_formula.  Graph-level filters that
+ * only grow with the graph (upper bounds on cycles, -B7/-B8/-B9, planarity)
+ * prune in cs_prune (-B7/-B9 also in cs_preprune); the others are tested
+ * on each finished graph in cs_outproc.
  *
  * Licence: Apache-2.0.
  */

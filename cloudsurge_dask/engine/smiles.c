@@ -3,9 +3,10 @@
  * A depth-first walk of the graph is made once per simple graph, as a list
  * of ops (cs_smiles_walk); each colouring replays it into its SMILES
  * template, with a "slot" wherever a bond order or leaves may vary (and, for
- * atoms written in brackets, their hydrogen count).  Stage 3 (bonds.c) visits the slots in
- * template order, so each structure's line is completed while it is
- * enumerated: one memcpy per slot instead of a walk per molecule.
+ * atoms written in brackets, their hydrogen count).  Stage 3 (bonds.c)
+ * visits the slots in template order, so each structure's line is completed
+ * while it is enumerated: one short copy per slot instead of a walk per
+ * molecule.
  *
  * Licence: Apache-2.0.
  */
