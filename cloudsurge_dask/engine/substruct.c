@@ -121,6 +121,19 @@ static void fused(cs_graph *g, unsigned bsets, const rings *R)
                     cap_touching(g, R, j, e, 0);
                 }
             } else if (sh == 3 && r == 6 && s == 6 && (bsets & B(4))) {
+                /* the shared path a-b-c-d: its end bonds a-b and c-d are
+                 * single too (every ring bond at a and d; Surge 2.0's
+                 * counts, see SEMANTICS.md) */
+                int at[CS_MAXN] = {0};
+                for (int q = 0; q < 6; ++q) {
+                    int f = R->e[i][q];
+                    if (eset_has(R, j, f)) ++at[g->eu[f]], ++at[g->ev[f]];
+                }
+                for (int q = 0; q < 6; ++q) {
+                    int f = R->e[i][q];
+                    if (eset_has(R, j, f) && (at[g->eu[f]] == 1 || at[g->ev[f]] == 1)) cap(g, f, 0);
+                }
+                /* the bonds leaving the path at a and d */
                 for (int q = 0; q < 6; ++q) {
                     int f = R->e[i][q];
                     int in = __builtin_popcount((((u32)1 << g->eu[f]) | ((u32)1 << g->ev[f])) & R->vset[j]);

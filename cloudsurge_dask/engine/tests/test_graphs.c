@@ -1062,6 +1062,16 @@ static void test_sub_graph(void)
         EQ(zeros, 6, "B4 bicyclo[2.2.2]: bonds at the bridgeheads single");
     }
     caps_low("bicyclo[2.2.2] with -B2,3 only", BS(2) | BS(3), &bco, none, 2);
+    /* tricyclo[4.2.0...]: 6-rings 0-1-2-3-4-5 and 2-3-4-5-6-7 share the path
+     * 2-3-4-5 (the third 6-cycle has chords 0-7): every ring bond at the
+     * path's ends 2 and 5 is single, the end bonds 2-3 and 4-5 included
+     * (Surge 2.0 rejects C12CC3=CCC1CC23), the middle bond 3-4 free */
+    G tri = mk(8);
+    int z1[6] = {0, 1, 2, 3, 4, 5};
+    path_edges(&tri, z1, 6, 1);
+    E(&tri, 5, 6), E(&tri, 6, 7), E(&tri, 7, 0), E(&tri, 7, 2);
+    caps_low("B4 shared path's end bonds", BS(4), &tri,
+             (int[]){1, 2, 2, 3, 2, 7, 4, 5, 0, 5, 5, 6, -1}, 0);
     G b55 = mk(6); /* 5-rings sharing three bonds 0-1-2-3: not 6-rings */
     int y1[4] = {0, 1, 2, 3};
     path_edges(&b55, y1, 4, 0);
