@@ -1,20 +1,27 @@
-"""Structures per second of the built-in engine (and optionally another Surge binary).
+"""The built-in engine against upstream Surge, case by case (structures/s, peak memory, ratio).
 
-Runs `ENGINE -S [OPTIONS] FORMULA > /dev/null` pinned to one core, best of --repeat runs,
-for the cases of CASES: unfiltered C8H11NO (2,123,287 structures) and C10H16O (452,458),
-the reference system's production line on C9H11NO, -R on C9H12O and every -B set on
-C10H16O; then the cost of one call for CH4 (start-up) over --calls calls. With --surge
-each case runs on both engines one after the other and the ratio is printed (time of
-ours over time of Surge's: below 1.2 is the target under filters). Peak memory is the child's
-ru_maxrss (the figure getrusage(RUSAGE_CHILDREN) reports), taken per run. Linux carries
-the RSS high-water mark of a forked Python (~10 MiB) across exec into the child's
-ru_maxrss, so when GNU time (/usr/bin/time, Debian package `time`) exists the engine is
-started through it: its small process forks the engine, whose ru_maxrss it prints.
-Otherwise os.wait4 is used and the figure includes that Python baseline.
+Runs `ENGINE [-S] [OPTIONS] FORMULA > /dev/null` pinned to one core for every case of
+CASES: the cases of issue #19's table (unfiltered, -T, the reference system's production
+line, -B sets, -R), then each filter alone (-P; -t0 -f0; -B1 ... -B9) and SDfile output
+(-F), on formulae that take Surge at least 0.2 s. With --surge the two engines run
+alternately (ours, Surge, ours, Surge, ...: a change in the machine's load hits both), and
+the table gives the medians and the ratio ours/Surge (lower is better; the target is
+<= 0.9 everywhere). Times are the child's CPU seconds (user + system, from wait4), which
+move far less than wall time on a shared machine; the wall medians are in the CSV. A case
+whose structure count differs from Surge 2.0's (EXPECTED, or Surge's own line in this run)
+gets no ratio.
 
-    python benchmarks/engine.py [--surge /path/to/surge] [--repeat 3] [--quick] [--out DIR]
+Peak memory is the child's ru_maxrss. Linux carries the RSS high-water mark of a forked
+Python (~10 MiB) across exec into the child's ru_maxrss, so when GNU time (/usr/bin/time,
+Debian package `time`) exists the engine is started through it: its small process forks
+the engine, whose ru_maxrss it prints. Otherwise the figure includes that Python baseline.
+Last, the cost of one call for CH4 (start-up) over --calls calls.
 
-Writes benchmarks/out/engine.csv (`--quick`: one run per formula).
+    python benchmarks/engine.py [--surge /path/to/surge] [--repeat 5] [--quick] [--out DIR]
+        [--only SUBSTRING] [--engine /path/to/another/cloudsurge-surge]
+
+Writes benchmarks/out/engine.csv and prints the table as Markdown (`--quick`: one run per
+case, issue #19's cases only).
 """
 
 from __future__ import annotations
@@ -22,25 +29,70 @@ from __future__ import annotations
 import csv
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import parser
 
 from cloudsurge_dask.engine import engine_path
 
-# (name, options, formula, structures Surge 2.0 reports)
+PRODUCTION = ("-P", "-T", "-B1,2,3,4,5,7,8,9", "-t0", "-f0")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case; `expected` is the structure count Surge 2.0 reports (the last
+    number of its >Z line)."""
+
+    name: str
+    options: tuple[str, ...]
+    formula: str
+    expected: int
+    issue: bool = False  # one of issue #19's table
+
+    @property
+    def argv(self) -> list[str]:
+        """SMILES unless the options pick another format."""
+        fmt = () if any(o in ("-F", "-A", "-u") for o in self.options) else ("-S",)
+        return [*fmt, *self.options, self.formula]
+
+
 CASES = [
-    ("plain", (), "C8H11NO", 2123287),
-    ("plain", (), "C10H16O", 452458),
-    ("production", ("-P", "-T", "-B1,2,3,4,5,7,8,9", "-t0", "-f0"), "C9H11NO", 461287),
-    ("aromatic", ("-R",), "C9H12O", 338723),
-    ("all B sets", ("-B1,2,3,4,5,6,7,8,9",), "C10H16O", 278674),
+    Case("plain", (), "C8H11NO", 2123287, True),
+    Case("plain", (), "C10H16O", 452458, True),
+    Case("-T", ("-T",), "C10H14O2", 15172614, True),
+    Case("production line", PRODUCTION, "C9H11NO", 461287, True),
+    Case("production line", PRODUCTION, "C11H14O", 469784, True),
+    Case("-B1,...,9", ("-B1,2,3,4,5,6,7,8,9",), "C10H16O", 278674, True),
+    Case("-B1,2,3,4,5,7,8,9", ("-B1,2,3,4,5,7,8,9",), "C10H13NO", 33523240, True),
+    Case("-R", ("-R",), "C9H12O", 338723, True),
+    Case("-P", ("-P",), "C8H11NO", 2120571),
+    Case("-t0 -f0", ("-t0", "-f0"), "C11H14O", 1752872),
+    Case("-B1", ("-B1",), "C10H16O2", 4643406),
+    Case("-B2", ("-B2",), "C10H16O2", 4478074),
+    Case("-B3", ("-B3",), "C10H16O2", 4566306),
+    Case("-B4", ("-B4",), "C10H16O2", 4671889),
+    Case("-B5", ("-B5",), "C10H16O2", 4466562),
+    Case("-B6", ("-B6",), "C10H16O2", 4627098),
+    Case("-B7", ("-B7",), "C10H16O2", 4675073),
+    Case("-B8", ("-B8",), "C10H16O2", 4665322),
+    Case("-B9", ("-B9",), "C10H16O2", 3534497),
+    Case("SDfile", ("-F",), "C10H16O", 452458),
 ]
 Z_LINE = re.compile(r">Z \w+ [\d >-]*?(\d+) in")
 GNU_TIME = Path("/usr/bin/time")
+
+
+@dataclass
+class Run:
+    cpu: float  # user + system seconds of the child
+    wall: float
+    count: int  # structures from the >Z line, -1 when absent or the run failed
+    rss_kib: int
 
 
 def _pin_one_core() -> None:
@@ -48,23 +100,19 @@ def _pin_one_core() -> None:
     os.sched_setaffinity(0, {cpus[-1]})
 
 
-def run_once(binary: str, options: tuple[str, ...], formula: str) -> tuple[float, int, int]:
-    """One run: (wall seconds, structures from the >Z line or -1, peak RSS KiB)."""
+def run_once(binary: str, argv: list[str]) -> Run:
+    """One run of BINARY ARGV with stdout to /dev/null."""
     with open(os.devnull, "wb") as sink, tempfile.NamedTemporaryFile("r") as rss_file:
-        argv = [binary, "-S", *options, formula]
+        cmd = [binary, *argv]
         if GNU_TIME.is_file():
-            argv = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *argv]
+            cmd = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *cmd]
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv,
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            preexec_fn=_pin_one_core,
-        )
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, preexec_fn=_pin_one_core)
         assert proc.stderr is not None
         err = proc.stderr.read().decode(errors="replace")
+        # wait4's usage covers the child and what it waited for (time's engine child)
         _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
+        wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         peak = int(usage.ru_maxrss)
         if GNU_TIME.is_file():
@@ -72,7 +120,7 @@ def run_once(binary: str, options: tuple[str, ...], formula: str) -> tuple[float
             peak = int(text.splitlines()[-1]) if text else -1
     match = Z_LINE.search(err)
     count = int(match.group(1)) if match and proc.returncode == 0 else -1
-    return seconds, count, peak
+    return Run(usage.ru_utime + usage.ru_stime, wall, count, peak)
 
 
 def call_cost(binary: str, calls: int) -> float:
@@ -86,50 +134,67 @@ def call_cost(binary: str, calls: int) -> float:
 
 def main() -> None:
     cli = parser(__doc__.splitlines()[0])
-    cli.add_argument("--repeat", type=int, default=3, help="runs per case (best is kept)")
+    cli.add_argument("--repeat", type=int, default=5, help="alternating runs per case (median)")
     cli.add_argument("--calls", type=int, default=300, help="CH4 calls for the start-up cost")
+    cli.add_argument("--only", default="", help="cases whose name or formula contains this")
+    cli.add_argument(
+        "--engine", metavar="PATH", help="this engine binary instead of the installed one"
+    )
     args = cli.parse_args()
     repeat = 1 if args.quick else max(1, args.repeat)
+    cases = [c for c in CASES if c.issue] if args.quick else CASES
+    cases = [c for c in cases if args.only in c.name or args.only in c.formula]
 
-    engines = {"cloudsurge-surge": str(engine_path())}
+    engines = {"cloudsurge-surge": args.engine or str(engine_path())}
     if args.surge:
         engines["surge"] = args.surge
     rows = []
-    for case, options, formula, expected in CASES:
-        seconds_of: dict[str, float] = {}
+    table = []
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+    for case in cases:
+        runs: dict[str, list[Run]] = {name: [] for name in engines}
+        for _ in range(repeat):
+            for name, binary in engines.items():  # alternating: ours, Surge, ours, ...
+                runs[name].append(run_once(binary, case.argv))
+        cpu: dict[str, float] = {}
         counts_ok = True
         for name, binary in engines.items():
-            runs = [run_once(binary, options, formula) for _ in range(repeat)]
-            seconds = min(r[0] for r in runs)
-            seconds_of[name] = seconds
-            count = runs[0][1]
-            counts_ok = counts_ok and count == expected
-            rss = max(r[2] for r in runs)
-            rate = count / seconds if seconds > 0 and count > 0 else 0.0
+            got = runs[name]
+            cpu[name] = statistics.median(r.cpu for r in got)
+            wall = statistics.median(r.wall for r in got)
+            count = got[0].count
+            ok = all(r.count == case.expected for r in got)
+            counts_ok = counts_ok and ok
+            rss = max(r.rss_kib for r in got)
+            rate = count / cpu[name] if cpu[name] > 0 and count > 0 else 0.0
             rows.append(
                 {
                     "engine": name,
                     "binary": binary,
-                    "case": case,
-                    "options": " ".join(options),
-                    "formula": formula,
+                    "case": case.name,
+                    "options": " ".join(case.argv[:-1]),
+                    "formula": case.formula,
                     "structures": count,
-                    "expected": expected,
-                    "count_ok": count == expected,
-                    "seconds": f"{seconds:.4f}",
-                    "structures_per_s": f"{rate:.0f}",
+                    "expected": case.expected,
+                    "count_ok": ok,
+                    "runs": repeat,
+                    "cpu_seconds_median": f"{cpu[name]:.4f}",
+                    "cpu_seconds_min": f"{min(r.cpu for r in got):.4f}",
+                    "wall_seconds_median": f"{wall:.4f}",
+                    "structures_per_cpu_s": f"{rate:.0f}",
                     "peak_rss_kib": rss,
                 }
             )
             print(
-                f"{name:18s} {case:11s} {formula:8s} {count:>9d} structures  {seconds:7.3f} s  "
-                f"{rate / 1e6:6.2f} M/s  peak RSS {rss / 1024:6.1f} MiB"
-                + ("" if count == expected else f"  (expected {expected})")
+                f"{name:18s} {case.name:18s} {case.formula:9s} {count:>9d} structures  "
+                f"{cpu[name]:7.3f} s  {rate / 1e6:6.2f} M/s  peak RSS {rss / 1024:6.1f} MiB"
+                + ("" if ok else f"  (expected {case.expected})")
             )
-        if "surge" in seconds_of:
-            ratio = seconds_of["cloudsurge-surge"] / seconds_of["surge"]
-            verdict = f"{ratio:.2f}" if counts_ok else "n/a (a count differs)"
-            print(f"{'':18s} ratio ours/surge {verdict}")
+        ratio = ""
+        if "surge" in cpu:
+            ratio = f"{cpu['cloudsurge-surge'] / cpu['surge']:.2f}" if counts_ok else "n/a"
+            print(f"{'':18s} ratio ours/surge {ratio}")
+        table.append((case, cpu, ratio))
     for name, binary in engines.items():
         per_call = call_cost(binary, 20 if args.quick else args.calls)
         print(f"{name:18s} one call for CH4: {per_call * 1e3:.2f} ms")
@@ -143,10 +208,22 @@ def main() -> None:
                 "structures": 1,
                 "expected": 1,
                 "count_ok": True,
-                "seconds": f"{per_call:.6f}",
-                "structures_per_s": "",
+                "runs": 20 if args.quick else args.calls,
+                "cpu_seconds_median": "",
+                "cpu_seconds_min": "",
+                "wall_seconds_median": f"{per_call:.6f}",
+                "structures_per_cpu_s": "",
                 "peak_rss_kib": "",
             }
+        )
+    print()
+    print("| case | options | formula | structures | ours s | Surge s | ours/Surge |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for case, cpu, ratio in table:
+        theirs = f"{cpu['surge']:.3f}" if "surge" in cpu else ""
+        print(
+            f"| {case.name} | `{' '.join(case.argv[:-1])}` | {case.formula} | "
+            f"{case.expected:,} | {cpu['cloudsurge-surge']:.3f} | {theirs} | {ratio} |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "engine.csv"

@@ -92,7 +92,7 @@ static void emit(cs_run *r, int pos)
         {
             unsigned char *dst = cs_out_reserve(&r->out, 8192);
             size_t len = r->s.has_brackets ? cs_smiles_render(r, (char *)dst)
-                                           : (memcpy(dst, r->s.sbuf, (size_t)pos), (size_t)pos);
+                                           : (cs_copy((char *)dst, r->s.sbuf, (size_t)pos), (size_t)pos);
             cs_out_commit(&r->out, len);
         }
         break;
@@ -177,7 +177,7 @@ static void leaf(cs_run *r, int pos)
     cs_slots *s = &r->s;
     if (s->nstab && !bond_largest(s)) return;
     if (r->plan->check_coord && !coordination_ok(r)) return;
-    if (r->g.npair && !pairs_ok(r)) return;
+    if (r->g.npair && !s->pairs_early && !pairs_ok(r)) return;
     ++r->count[2];
     if (r->opt->arom) {
         if (!cs_arom_keep(r)) return;
@@ -202,8 +202,9 @@ static void hal_rec(cs_run *r, int k, int j, int pos, int rest, int used, int co
         s->xs[k] = code;
         s->capc[v] -= used;
         s->vhal[v] = used;
-        memcpy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
+        cs_copy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
         slot_rec(r, k + 1, pos + s->seg_l[k + 1], rest);
+        s->xs[k] = 0;
         s->vhal[v] = 0;
         s->capc[v] += used;
         return;
@@ -222,44 +223,97 @@ static void hal_rec(cs_run *r, int k, int j, int pos, int rest, int used, int co
         s->remh_tot += a;
         /* the next round places one more: append "(X)" */
         s->sbuf[pos++] = '(';
-        memcpy(s->sbuf + pos, h->smiles, (size_t)h->smiles_len);
+        cs_copy(s->sbuf + pos, h->smiles, (size_t)h->smiles_len);
         pos += h->smiles_len;
         s->sbuf[pos++] = ')';
     }
     if (j < 8) s->vhalc[v][j] = 0;
 }
 
+/* -B5/-B6 at once: slot k multiple (x) beside a partner already multiple
+ * (slots not yet placed are 0) */
+static inline int pair_clash(const cs_slots *s, int k, int x)
+{
+    for (int i = 0; i < s->s_npart[k]; ++i) {
+        int y = s->xs[s->s_part[k][i]];
+        if (s->s_partdbl[k][i] ? (x == 1 && y == 1) : (y > 0)) return 1;
+    }
+    return 0;
+}
+
+/* Without leaves no vertex is exempt from its -B5/-B6 pair, so the pair is
+ * a constraint between two bond slots, tested when the second is placed
+ * instead of on every finished structure. */
+static void pairs_to_slots(cs_run *r)
+{
+    cs_slots *s = &r->s;
+    const cs_graph *g = &r->g;
+    /* s_npart[] is all zero unless the last colouring set some */
+    if (s->pairs_early) memset(s->s_npart, 0, sizeof(s->s_npart));
+    s->pairs_early = g->npair > 0 && r->plan->nhal == 0;
+    if (!s->pairs_early) return;
+    for (int i = 0; i < g->npair; ++i) {
+        int a = g->pa[i], b = g->pb[i];
+        if (s->esmax[a] <= 0 || s->esmax[b] <= 0) continue; /* one stays single */
+        int ka = s->slotof[a], kb = s->slotof[b];
+        s->s_part[ka][s->s_npart[ka]] = kb;
+        s->s_partdbl[ka][s->s_npart[ka]++] = g->pdouble[i];
+        s->s_part[kb][s->s_npart[kb]] = ka;
+        s->s_partdbl[kb][s->s_npart[kb]++] = g->pdouble[i];
+    }
+}
+
 static void slot_rec(cs_run *r, int k, int pos, int rest)
 {
     cs_slots *s = &r->s;
-    if (k == s->ns) {
-        if (rest != 0 || s->remh_tot != 0) return;
-        leaf(r, pos);
-        return;
+    int u, v, lo, hi;
+    /* slots with one possible value are passed in this loop, not with a
+     * call each: bracket hydrogens, and bonds that must stay single (an end
+     * already saturated, or a cap of 0) */
+    for (;;) {
+        if (rest == 0 && s->remh_tot == 0) {
+            /* nothing left to place: every later slot is 0 (xs[] beyond k
+             * is kept at 0) and the rest of the line is the template's
+             * tail, one copy */
+            if (k < s->ns) {
+                const char *tail = s->seg_p[k + 1];
+                size_t len = (size_t)(s->tpl + s->tpl_len - tail);
+                cs_copy(s->sbuf + pos, tail, len);
+                pos += (int)len;
+            }
+            leaf(r, pos);
+            return;
+        }
+        if (k == s->ns) return;
+        if (s->s_type[k] == 1) {
+            hal_rec(r, k, 0, pos, rest, 0, 0);
+            return;
+        }
+        if (s->s_type[k] == 0) {
+            u = s->s_u[k];
+            v = s->s_v[k];
+            hi = s->s_max[k];
+            if (s->capc[u] < hi) hi = s->capc[u];
+            if (s->capc[v] < hi) hi = s->capc[v];
+            if (rest < hi) hi = rest;
+            lo = rest - s->s_bsuf[k + 1];
+            if (lo < 0) lo = 0;
+            if (lo > hi) return;
+            if (hi > 0) break;
+        }
+        /* a bracket atom's hydrogens, or a bond that stays single: xs[k]
+         * is already 0 */
+        cs_copy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
+        pos += s->seg_l[k + 1];
+        ++k;
     }
-    if (s->s_type[k] == 1) {
-        hal_rec(r, k, 0, pos, rest, 0, 0);
-        return;
-    }
-    if (s->s_type[k] == 2) {
-        s->xs[k] = 0;
-        memcpy(s->sbuf + pos, s->seg_p[k + 1], (size_t)s->seg_l[k + 1]);
-        slot_rec(r, k + 1, pos + s->seg_l[k + 1], rest);
-        return;
-    }
-    int u = s->s_u[k], v = s->s_v[k];
-    int hi = s->s_max[k];
-    if (s->capc[u] < hi) hi = s->capc[u];
-    if (s->capc[v] < hi) hi = s->capc[v];
-    if (rest < hi) hi = rest;
-    int lo = rest - s->s_bsuf[k + 1];
-    if (lo < 0) lo = 0;
     const char *sp = s->seg_p[k + 1];
     int sl = s->seg_l[k + 1];
     for (int x = lo; x <= hi; ++x) {
+        if (x > 0 && s->s_npart[k] && pair_clash(s, k, x)) continue;
         int q = pos;
         if (x) s->sbuf[q++] = (x == 1) ? '=' : '#';
-        memcpy(s->sbuf + q, sp, (size_t)sl);
+        cs_copy(s->sbuf + q, sp, (size_t)sl);
         s->xs[k] = x;
         s->capc[u] -= x;
         s->capc[v] -= x;
@@ -267,6 +321,7 @@ static void slot_rec(cs_run *r, int k, int pos, int rest)
         s->capc[u] += x;
         s->capc[v] += x;
     }
+    s->xs[k] = 0;
 }
 
 /* the stabiliser of the colouring, acting on the slots */
@@ -338,11 +393,13 @@ void cs_bonds(cs_run *r)
 
     cs_smiles_template(r);
     stabiliser(r);
-    slot_order(r);
+    if (s->nstab || r->opt->arom) slot_order(r); /* only comparisons read it */
+    pairs_to_slots(r);
     if (r->opt->arom) cs_arom_colouring(r);
 
     for (int j = 0; j < p->nhal; ++j) s->remh[j] = p->hal[j].cnt;
     s->remh_tot = p->htot;
-    memcpy(s->sbuf, s->seg_p[0], (size_t)s->seg_l[0]);
+    memset(s->xs, 0, (size_t)s->ns * sizeof(s->xs[0]));
+    cs_copy(s->sbuf, s->seg_p[0], (size_t)s->seg_l[0]);
     slot_rec(r, 0, s->seg_l[0], rest);
 }

@@ -138,28 +138,49 @@ static int carbon_rings_ok(const cs_run *r)
     return k >= c->lo && k <= c->hi;
 }
 
+/* a complete colouring: keep it when it is its orbit's representative and
+ * passes -C, then write it (-O2) or give it bond orders */
+static void colouring_done(cs_run *r)
+{
+    const cs_graph *g = &r->g;
+    const cs_plan *p = r->plan;
+    cs_slots *s = &r->s;
+    if (!colouring_is_largest(r)) return;
+    if (!carbon_rings_ok(r)) return;
+    ++r->count[1];
+    if (r->opt->format == CS_FMT_O2) {
+        cs_mol *m = &r->mol;
+        m->n = g->n;
+        m->ne = g->ne;
+        for (int i = 0; i < g->n; ++i) m->elem[i] = p->t[s->col[i]].elem;
+        for (int e = 0; e < g->ne; ++e) {
+            m->eu[e] = g->eu[e];
+            m->ev[e] = g->ev[e];
+        }
+        cs_write_numeric(&r->out, m, 0);
+        return;
+    }
+    cs_bonds(r);
+}
+
 static void colrec(cs_run *r, int v)
 {
     cs_slots *s = &r->s;
     const cs_graph *g = &r->g;
     const cs_plan *p = r->plan;
     if (v == g->n) {
-        if (!colouring_is_largest(r)) return;
-        if (!carbon_rings_ok(r)) return;
-        ++r->count[1];
-        if (r->opt->format == CS_FMT_O2) {
-            cs_mol *m = &r->mol;
-            m->n = g->n;
-            m->ne = g->ne;
-            for (int i = 0; i < g->n; ++i) m->elem[i] = p->t[s->col[i]].elem;
-            for (int e = 0; e < g->ne; ++e) {
-                m->eu[e] = g->eu[e];
-                m->ev[e] = g->ev[e];
-            }
-            cs_write_numeric(&r->out, m, 0);
-            return;
-        }
-        cs_bonds(r);
+        colouring_done(r);
+        return;
+    }
+    /* one type left for every remaining vertex (the usual tail: the
+     * carbons once the heteroatoms are placed): one way or none, so fill
+     * it in at once instead of a level per vertex */
+    for (int t = 0; t < p->nt; ++t) {
+        if (s->rem[t] != g->n - v) continue;
+        int lim = p->t[t].val < r->opt->maxd ? p->t[t].val : r->opt->maxd;
+        if (g->maxdeg_suf[v] > lim) return;
+        for (int w = v; w < g->n; ++w) s->col[w] = t;
+        colouring_done(r);
         return;
     }
     for (int t = 0; t < p->nt; ++t) {

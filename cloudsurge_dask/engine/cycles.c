@@ -121,6 +121,62 @@ int cs_find_cycles(const u32 *adj, int n, u32 among, int len, const signed char 
     return w.count < max ? w.count : max;
 }
 
+/* Chord-free cycles of every length 3..maxlen in one walk.  A chord-free
+ * cycle is an induced path closed by one edge, so a path is only extended
+ * by a vertex with no neighbour on it but the last one (and the start, which
+ * closes the ring and ends the path): far fewer paths than walking every
+ * simple path once per length. */
+typedef struct ring_walk {
+    const u32 *adj;
+    const signed char (*eidx)[CS_MAXN];
+    int maxlen, start, max, count;
+    int path[CS_MAXN];
+    int *lens;
+    int (*edges)[CS_MAXN];
+} ring_walk;
+
+static void ring_extend(ring_walk *w, int depth, u32 used)
+{
+    int v = w->path[depth - 1];
+    u32 sbit = CS_BIT(w->start);
+    /* vertices after the start; none may touch the path before v */
+    u32 inner = used & ~CS_BIT(v) & ~sbit;
+    u32 next = w->adj[v] & ~used & ~((CS_BIT(w->start) << 1) - 1);
+    for (; next; next &= next - 1) {
+        int x = CS_LOWBIT(next);
+        if (w->adj[x] & inner) continue;
+        w->path[depth] = x;
+        if (depth >= 2 && (w->adj[x] & sbit)) {
+            /* closes a ring of depth + 1 atoms; once each: second < last */
+            int len = depth + 1;
+            if (w->path[1] < x) {
+                if (w->count < w->max) {
+                    w->lens[w->count] = len;
+                    for (int i = 0; i < len; ++i)
+                        w->edges[w->count][i] = w->eidx[w->path[i]][w->path[(i + 1) % len]];
+                }
+                ++w->count;
+            }
+            continue; /* x touches the start: no longer ring goes through it */
+        }
+        if (depth + 1 < w->maxlen) ring_extend(w, depth + 1, used | CS_BIT(x));
+    }
+}
+
+int cs_find_rings(const u32 *adj, int n, int maxlen, const signed char eidx[][CS_MAXN], int max,
+                  int lens[], int edges[][CS_MAXN], int *total)
+{
+    ring_walk w = {.adj = adj, .eidx = eidx, .maxlen = maxlen, .max = max, .lens = lens,
+                   .edges = edges};
+    for (int s = 0; s < n; ++s) {
+        w.start = s;
+        w.path[0] = s;
+        ring_extend(&w, 1, CS_BIT(s));
+    }
+    *total = w.count;
+    return w.count < max ? w.count : max;
+}
+
 int cs_is_bipartite(const u32 *adj, int n)
 {
     int side[CS_MAXN];

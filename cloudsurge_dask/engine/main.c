@@ -14,7 +14,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,6 @@
 #include "surge.h"
 
 #define VERSION "cloudsurge-surge 2.0.0"
-
-void cs_die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs(">E ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 static void usage(void)
 {

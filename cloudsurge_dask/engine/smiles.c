@@ -1,10 +1,12 @@
 /* smiles.c - SMILES of the structures of one coloured graph, as a template.
  *
- * A depth-first walk of the coloured graph writes its SMILES once, with a
- * "slot" wherever a bond order or leaves may vary (and, for atoms written in
- * brackets, their hydrogen count).  Stage 3 (bonds.c) visits the slots in
- * template order, so each structure's line is completed while it is
- * enumerated: one memcpy per slot instead of a walk per molecule.
+ * A depth-first walk of the graph is made once per simple graph, as a list
+ * of ops (cs_smiles_walk); each colouring replays it into its SMILES
+ * template, with a "slot" wherever a bond order or leaves may vary (and, for
+ * atoms written in brackets, their hydrogen count).  Stage 3 (bonds.c)
+ * visits the slots in template order, so each structure's line is completed
+ * while it is enumerated: one short copy per slot instead of a walk per
+ * molecule.
  *
  * Licence: Apache-2.0.
  */
@@ -12,34 +14,122 @@
 
 #include "surge.h"
 
-static void dfs1(cs_run *r, int v)
+/* The depth-first walk of a simple graph, as the SMILES writes it: tree
+ * children, ring bonds opened and closed at each atom. */
+typedef struct smiles_walk {
+    const cs_graph *g;
+    int ord[CS_MAXN], par[CS_MAXN], nch[CS_MAXN], ch[CS_MAXN][8];
+    int nop[CS_MAXN], op[CS_MAXN][8], ncl[CS_MAXN], cl[CS_MAXN][8];
+    int cnt;
+    int edigit[CS_MAXE];
+    unsigned char digit_used[100];
+    int leaves;              /* the formula has leaves: ops for where they go */
+} smiles_walk;
+
+static void dfs1(smiles_walk *w, int v)
 {
-    cs_slots *s = &r->s;
-    const cs_graph *g = &r->g;
-    s->t_ord[v] = s->t_cnt++;
+    const cs_graph *g = w->g;
+    w->ord[v] = w->cnt++;
     for (u32 m = g->adj[v]; m; m &= m - 1) {
-        int w = __builtin_ctz(m);
-        if (s->t_ord[w] < 0) {
-            s->t_par[w] = v;
-            s->t_ch[v][s->t_nch[v]++] = w;
-            dfs1(r, w);
-        } else if (w != s->t_par[v] && s->t_ord[w] < s->t_ord[v]) {
-            int e = g->eidx[v][w];
-            s->t_cl[v][s->t_ncl[v]++] = e;
-            s->t_op[w][s->t_nop[w]++] = e;
+        int x = __builtin_ctz(m);
+        if (w->ord[x] < 0) {
+            w->par[x] = v;
+            w->ch[v][w->nch[v]++] = x;
+            dfs1(w, x);
+        } else if (x != w->par[v] && w->ord[x] < w->ord[v]) {
+            int e = g->eidx[v][x];
+            w->cl[v][w->ncl[v]++] = e;
+            w->op[x][w->nop[x]++] = e;
         }
     }
 }
 
-static inline void tpl_put(cs_slots *s, char c) { s->tpl[s->tpl_len++] = c; }
-
-static void tpl_puts(cs_slots *s, const char *p, int len)
+static void prog_op(cs_graph *g, int op, int arg)
 {
-    memcpy(s->tpl + s->tpl_len, p, (size_t)len);
+    cs_smiles_op *o = &g->prog[g->nprog++];
+    o->op = (unsigned char)op;
+    o->len = 0;
+    o->arg = (unsigned short)arg;
+}
+
+/* fixed text, merged into the previous op when that is text too */
+static void prog_lit(cs_graph *g, int *nlit, const char *p, int len)
+{
+    cs_smiles_op *last = g->nprog ? &g->prog[g->nprog - 1] : NULL;
+    if (!last || last->op != CS_OP_LIT || last->arg + last->len != *nlit || last->len + len > 255) {
+        prog_op(g, CS_OP_LIT, *nlit);
+        last = &g->prog[g->nprog - 1];
+    }
+    memcpy(g->lit + *nlit, p, (size_t)len);
+    *nlit += len;
+    last->len = (unsigned char)(last->len + len);
+}
+
+static void prog_digit(cs_graph *g, int *nlit, int d)
+{
+    char t[3];
+    if (d < 10) {
+        t[0] = (char)('0' + d);
+        prog_lit(g, nlit, t, 1);
+    } else {
+        t[0] = '%';
+        t[1] = (char)('0' + d / 10);
+        t[2] = (char)('0' + d % 10);
+        prog_lit(g, nlit, t, 3);
+    }
+}
+
+/* the second pass of the walk, written as ops: atom, ring closures, ring
+ * openings (bond, digit), the atom's leaves, then its branches */
+static void dfs2(smiles_walk *w, cs_graph *g, int *nlit, int v)
+{
+    prog_op(g, CS_OP_ATOM, v);
+    for (int i = 0; i < w->ncl[v]; ++i) prog_digit(g, nlit, w->edigit[w->cl[v][i]]);
+    for (int i = 0; i < w->nop[v]; ++i) {
+        int e = w->op[v][i], d = 1;
+        while (w->digit_used[d]) ++d;
+        w->digit_used[d] = 1;
+        w->edigit[e] = d;
+        prog_op(g, CS_OP_BOND, e);
+        prog_digit(g, nlit, d);
+    }
+    for (int i = 0; i < w->ncl[v]; ++i) w->digit_used[w->edigit[w->cl[v][i]]] = 0;
+    if (w->leaves) prog_op(g, CS_OP_LEAVES, v);
+    for (int i = 0; i < w->nch[v]; ++i) {
+        int x = w->ch[v][i], last = (i == w->nch[v] - 1);
+        if (!last) prog_lit(g, nlit, "(", 1);
+        prog_op(g, CS_OP_BOND, g->eidx[v][x]);
+        dfs2(w, g, nlit, x);
+        if (!last) prog_lit(g, nlit, ")", 1);
+    }
+}
+
+void cs_smiles_walk(cs_graph *g, int leaves)
+{
+    static smiles_walk w;
+    w.g = g;
+    w.leaves = leaves;
+    for (int v = 0; v < g->n; ++v) {
+        w.ord[v] = -1;
+        w.par[v] = -1;
+        w.nch[v] = w.nop[v] = w.ncl[v] = 0;
+    }
+    w.cnt = 0;
+    memset(w.digit_used, 0, sizeof(w.digit_used));
+    int nlit = 0;
+    g->nprog = 0;
+    dfs1(&w, 0);
+    dfs2(&w, g, &nlit, 0);
+    prog_lit(g, &nlit, "\n", 1);
+}
+
+static inline void tpl_puts(cs_slots *s, const char *p, int len)
+{
+    cs_copy(s->tpl + s->tpl_len, p, (size_t)len);
     s->tpl_len += len;
 }
 
-static void new_slot(cs_slots *s, int type, int u, int v, int max)
+static inline void new_slot(cs_slots *s, int type, int u, int v, int max)
 {
     s->slot_pos[s->ns] = s->tpl_len;
     s->s_type[s->ns] = type;
@@ -49,78 +139,46 @@ static void new_slot(cs_slots *s, int type, int u, int v, int max)
     ++s->ns;
 }
 
-/* slot types: 0 bond order, 1 leaves on a vertex, 2 hydrogens of a
- * bracket atom (not enumerated: filled in when the line is rendered) */
-static void tpl_slot(cs_run *r, int e)
-{
-    cs_slots *s = &r->s;
-    if (s->esmax[e] > 0) {
-        s->slotof[e] = s->ns;
-        new_slot(s, 0, r->g.eu[e], r->g.ev[e], s->esmax[e]);
-    }
-}
-
-static void tpl_digit(cs_slots *s, int d)
-{
-    if (d < 10) {
-        tpl_put(s, (char)('0' + d));
-    } else {
-        tpl_put(s, '%');
-        tpl_put(s, (char)('0' + d / 10));
-        tpl_put(s, (char)('0' + d % 10));
-    }
-}
-
-static void dfs2(cs_run *r, int v)
-{
-    cs_slots *s = &r->s;
-    const cs_type *t = &r->plan->t[s->col[v]];
-    if (t->smiles[0] == '[') {
-        tpl_puts(s, t->smiles, t->smiles_len - 1);
-        new_slot(s, 2, v, v, 0);
-        tpl_put(s, ']');
-    } else {
-        tpl_puts(s, t->smiles, t->smiles_len);
-    }
-    for (int i = 0; i < s->t_ncl[v]; ++i) tpl_digit(s, s->edigit[s->t_cl[v][i]]);
-    for (int i = 0; i < s->t_nop[v]; ++i) {
-        int e = s->t_op[v][i], d = 1;
-        while (s->digit_used[d]) ++d;
-        s->digit_used[d] = 1;
-        s->edigit[e] = d;
-        tpl_slot(r, e);
-        tpl_digit(s, d);
-    }
-    for (int i = 0; i < s->t_ncl[v]; ++i) s->digit_used[s->edigit[s->t_cl[v][i]]] = 0;
-    if (r->plan->nhal > 0 && s->capc[v] > 0) {
-        s->halslot[v] = s->ns;
-        new_slot(s, 1, v, v, s->capc[v]);
-    }
-    for (int i = 0; i < s->t_nch[v]; ++i) {
-        int w = s->t_ch[v][i], last = (i == s->t_nch[v] - 1);
-        if (!last) tpl_put(s, '(');
-        tpl_slot(r, r->g.eidx[v][w]);
-        dfs2(r, w);
-        if (!last) tpl_put(s, ')');
-    }
-}
-
+/* The graph's walk with this colouring's atoms.  Slot types: 0 bond order
+ * (edges that may be multiple), 1 leaves on a vertex, 2 hydrogens of a
+ * bracket atom (not enumerated: filled in when the line is rendered). */
 void cs_smiles_template(cs_run *r)
 {
     cs_slots *s = &r->s;
-    int n = r->g.n;
-    for (int v = 0; v < n; ++v) {
-        s->t_ord[v] = -1;
-        s->t_par[v] = -1;
-        s->t_nch[v] = s->t_nop[v] = s->t_ncl[v] = 0;
-    }
-    s->t_cnt = 0;
+    const cs_graph *g = &r->g;
+    const cs_plan *p = r->plan;
     s->ns = 0;
     s->tpl_len = 0;
-    memset(s->digit_used, 0, sizeof(s->digit_used));
-    dfs1(r, 0);
-    dfs2(r, 0);
-    tpl_put(s, '\n');
+    for (int i = 0; i < g->nprog; ++i) {
+        const cs_smiles_op *o = &g->prog[i];
+        int a = o->arg;
+        switch (o->op) {
+        case CS_OP_ATOM: {
+            const cs_type *t = &p->t[s->col[a]];
+            if (t->smiles[0] == '[') {
+                tpl_puts(s, t->smiles, t->smiles_len - 1);
+                new_slot(s, 2, a, a, 0);
+                s->tpl[s->tpl_len++] = ']';
+            } else {
+                tpl_puts(s, t->smiles, t->smiles_len);
+            }
+            break;
+        }
+        case CS_OP_LIT: tpl_puts(s, g->lit + a, o->len); break;
+        case CS_OP_BOND:
+            if (s->esmax[a] > 0) {
+                s->slotof[a] = s->ns;
+                new_slot(s, 0, g->eu[a], g->ev[a], s->esmax[a]);
+            }
+            break;
+        default: /* CS_OP_LEAVES */
+            if (s->capc[a] > 0) {
+                s->halslot[a] = s->ns;
+                new_slot(s, 1, a, a, s->capc[a]);
+            }
+            break;
+        }
+    }
     for (int k = 0; k <= s->ns; ++k) {
         int a = k == 0 ? 0 : s->slot_pos[k - 1];
         int b = k == s->ns ? s->tpl_len : s->slot_pos[k];

@@ -1,7 +1,9 @@
 /* substruct.c - the forbidden substructure sets -B1 to -B9.
  *
  * Sets that depend on the simple graph alone (-B7, -B8, -B9) only grow with
- * the graph, so they prune geng's search (cs_sub_prune).  The others restrict
+ * the graph, so they prune geng's search (cs_sub_prune; cs_sub_prune_new
+ * when the graph without its last vertex is known to pass, as in geng's
+ * search: only what goes through that vertex is looked at).  The others restrict
  * bond orders: per graph they become caps on the extra order of edges
  * (-B1..-B4) and pairs of edges at a vertex that may not both be multiple
  * (-B5, -B6), tested once the structure is complete (bonds.c).
@@ -52,27 +54,24 @@ static int shared_edges(const rings *R, int i, int j)
 /* chord-free cycles of length 3..maxlen */
 static void find_rings(const cs_graph *g, int maxlen, rings *R)
 {
-    u32 all = g->n >= 32 ? ~(u32)0 : (((u32)1 << g->n) - 1);
-    R->n = 0;
-    for (int len = 3; len <= maxlen && len <= g->n; ++len) {
-        int lens[MAXRINGS], total;
-        static int edges[MAXRINGS][CS_MAXN];
-        int k = cs_find_cycles(g->adj, g->n, all, len, (const signed char(*)[CS_MAXN])g->eidx, 1,
-                               MAXRINGS - R->n, lens, edges, &total);
-        if (total > k) cs_die("more than %d rings of length <= %d: -B sets not applicable", MAXRINGS, maxlen);
-        for (int c = 0; c < k; ++c) {
-            u32 vs = 0;
-            for (int i = 0; i < len; ++i)
-                vs |= ((u32)1 << g->eu[edges[c][i]]) | ((u32)1 << g->ev[edges[c][i]]);
-            int i = R->n++;
-            R->len[i] = len;
-            R->vset[i] = vs;
-            R->eset_lo[i] = R->eset_hi[i] = R->eset_x[i] = 0;
-            for (int q = 0; q < len; ++q) {
-                R->e[i][q] = edges[c][q];
-                eset_add(R, i, edges[c][q]);
-            }
+    static int lens[MAXRINGS], edges[MAXRINGS][CS_MAXN];
+    int total;
+    int k = cs_find_rings(g->adj, g->n, maxlen, (const signed char(*)[CS_MAXN])g->eidx, MAXRINGS,
+                          lens, edges, &total);
+    if (total > k) cs_die("more than %d rings of length <= %d: -B sets not applicable", MAXRINGS, maxlen);
+    R->n = k;
+    for (int i = 0; i < k; ++i) {
+        int len = lens[i];
+        u32 vs = 0;
+        R->len[i] = len;
+        R->eset_lo[i] = R->eset_hi[i] = R->eset_x[i] = 0;
+        for (int q = 0; q < len; ++q) {
+            int e = edges[i][q];
+            vs |= CS_BIT(g->eu[e]) | CS_BIT(g->ev[e]);
+            R->e[i][q] = e;
+            eset_add(R, i, e);
         }
+        R->vset[i] = vs;
     }
 }
 
@@ -122,6 +121,19 @@ static void fused(cs_graph *g, unsigned bsets, const rings *R)
                     cap_touching(g, R, j, e, 0);
                 }
             } else if (sh == 3 && r == 6 && s == 6 && (bsets & B(4))) {
+                /* the shared path a-b-c-d: its end bonds a-b and c-d are
+                 * single too (every ring bond at a and d; Surge 2.0's
+                 * counts, see SEMANTICS.md) */
+                int at[CS_MAXN] = {0};
+                for (int q = 0; q < 6; ++q) {
+                    int f = R->e[i][q];
+                    if (eset_has(R, j, f)) ++at[g->eu[f]], ++at[g->ev[f]];
+                }
+                for (int q = 0; q < 6; ++q) {
+                    int f = R->e[i][q];
+                    if (eset_has(R, j, f) && (at[g->eu[f]] == 1 || at[g->ev[f]] == 1)) cap(g, f, 0);
+                }
+                /* the bonds leaving the path at a and d */
                 for (int q = 0; q < 6; ++q) {
                     int f = R->e[i][q];
                     int in = __builtin_popcount((((u32)1 << g->eu[f]) | ((u32)1 << g->ev[f])) & R->vset[j]);
@@ -147,25 +159,84 @@ static void add_pair(cs_graph *g, int v, int dbl)
     g->pdouble[k] = dbl;
 }
 
+/* Is some vertex of target within 'steps' edges of the set start, on a path
+ * that never enters banned?  (Breadth first, a frontier mask per step.) */
+static int reaches(const u32 *adj, u32 start, u32 target, u32 banned, int steps)
+{
+    u32 seen = start, frontier = start;
+    if (start & target) return 1;
+    for (int k = 0; k < steps && frontier; ++k) {
+        u32 next = 0;
+        for (u32 m = frontier; m; m &= m - 1) next |= adj[__builtin_ctz(m)];
+        next &= ~seen & ~banned;
+        if (next & target) return 1;
+        seen |= next;
+        frontier = next;
+    }
+    return 0;
+}
+
+/* Edge u-v lies on a cycle of length <= len iff v is reached from u's other
+ * neighbours in <= len - 2 steps without passing through u.  (A cycle with a
+ * chord splits into two shorter ones and each of its edges is on one of
+ * them, so "cycle" and "ring" agree here.) */
+static int edge_on_short_cycle(const cs_graph *g, int u, int v, int len)
+{
+    return reaches(g->adj, g->adj[u] & ~CS_BIT(v), CS_BIT(v), CS_BIT(u), len - 2);
+}
+
+/* Vertex v of degree 2 (neighbours a, b) lies on a cycle of length <= len
+ * iff b is reached from a in <= len - 2 steps without passing through v. */
+static int vertex2_on_short_cycle(const cs_graph *g, int v, int len)
+{
+    u32 m = g->adj[v];
+    int a = __builtin_ctz(m);
+    m &= m - 1;
+    return reaches(g->adj, CS_BIT(a), m, CS_BIT(v), len - 2);
+}
+
+/* the 2-core: what is left after leaves are stripped again and again; every
+ * cycle lies in it */
+static u32 two_core(const cs_graph *g)
+{
+    u32 core = g->n >= 32 ? ~(u32)0 : CS_BIT(g->n) - 1;
+    for (;;) {
+        u32 drop = 0;
+        for (u32 m = core; m; m &= m - 1) {
+            int v = __builtin_ctz(m);
+            if (__builtin_popcount(g->adj[v] & core) <= 1) drop |= CS_BIT(v);
+        }
+        if (!drop) return core;
+        core &= ~drop;
+    }
+}
+
 void cs_sub_graph(unsigned bsets, cs_graph *g)
 {
-    rings R;
-    int maxlen = (bsets & B(6)) ? 8 : (bsets & B(1)) ? 7 : 6;
-    if (bsets & (B(1) | B(2) | B(3) | B(4) | B(6))) find_rings(g, maxlen, &R);
-    else R.n = 0;
-    if (bsets & B(1))
+    /* rings are listed only for the pairs of fused rings (-B2..-B4, rings of
+     * at most 6 atoms); "on a short cycle" (-B1, -B6) is a breadth-first
+     * search, far cheaper than listing rings of 7 or 8 atoms, and only for
+     * the 2-core's atoms and bonds */
+    u32 core = (bsets & (B(1) | B(6))) ? two_core(g) : 0;
+    static rings R;
+    R.n = 0;
+    if (bsets & (B(2) | B(3) | B(4))) find_rings(g, 6, &R);
+    if (bsets & B(1)) {
+        unsigned char on[CS_MAXE] = {0}; /* on a listed ring: no search needed */
         for (int i = 0; i < R.n; ++i)
-            if (R.len[i] <= 7)
-                for (int q = 0; q < R.len[i]; ++q) cap(g, R.e[i][q], 1);
+            for (int q = 0; q < R.len[i]; ++q) on[R.e[i][q]] = 1;
+        for (int e = 0; e < g->ne; ++e) {
+            int u = g->eu[e], v = g->ev[e];
+            if (on[e] || ((core >> u & 1) && (core >> v & 1) && edge_on_short_cycle(g, u, v, 7)))
+                cap(g, e, 1);
+        }
+    }
     if (bsets & (B(2) | B(3) | B(4))) fused(g, bsets, &R);
-    u32 inring8 = 0;
-    for (int i = 0; i < R.n; ++i)
-        if (R.len[i] <= 8) inring8 |= R.vset[i];
     for (int v = 0; v < g->n; ++v) {
         if (g->deg[v] != 2) continue;
         if (bsets & B(5))
             add_pair(g, v, 0);
-        else if ((bsets & B(6)) && (inring8 & ((u32)1 << v)))
+        else if ((bsets & B(6)) && (core >> v & 1) && vertex2_on_short_cycle(g, v, 8))
             add_pair(g, v, 1);
     }
 }
@@ -187,23 +258,30 @@ static int b7(const u32 *adj, int n)
 
 /* a 5-cycle with one atom bonded to the other four (a fan), or K4 sharing
  * one bond with a 4-cycle */
-static int b8(const u32 *adj, int n)
+/* the hub of a fan: a path a-b-c-d of four distinct neighbours of v */
+static int fan_hub(const u32 *adj, int v)
 {
-    for (int v = 0; v < n; ++v) {
-        u32 nb = adj[v];
-        if (__builtin_popcount(nb) < 4) continue;
-        /* a path a-b-c-d of four distinct neighbours of v */
-        for (u32 ma = nb; ma; ma &= ma - 1) {
-            int a = __builtin_ctz(ma);
-            for (u32 mb = adj[a] & nb; mb; mb &= mb - 1) {
-                int b = __builtin_ctz(mb);
-                for (u32 mc = adj[b] & nb & ~((u32)1 << a); mc; mc &= mc - 1) {
-                    int c = __builtin_ctz(mc);
-                    if (adj[c] & nb & ~((u32)1 << a) & ~((u32)1 << b)) return 1;
-                }
+    u32 nb = adj[v];
+    if (__builtin_popcount(nb) < 4) return 0;
+    for (u32 ma = nb; ma; ma &= ma - 1) {
+        int a = __builtin_ctz(ma);
+        for (u32 mb = adj[a] & nb; mb; mb &= mb - 1) {
+            int b = __builtin_ctz(mb);
+            for (u32 mc = adj[b] & nb & ~((u32)1 << a); mc; mc &= mc - 1) {
+                int c = __builtin_ctz(mc);
+                if (adj[c] & nb & ~((u32)1 << a) & ~((u32)1 << b)) return 1;
             }
         }
     }
+    return 0;
+}
+
+/* hubs: the vertices that may be a fan's hub; near: a K4 must have a vertex
+ * in it (all vertices for the whole graph) */
+static int b8_among(const u32 *adj, int n, u32 hubs, u32 near)
+{
+    for (u32 m = hubs; m; m &= m - 1)
+        if (fan_hub(adj, __builtin_ctz(m))) return 1;
     for (int a = 0; a < n; ++a)
         for (u32 mb = adj[a] & ~(((u32)2 << a) - 1); mb; mb &= mb - 1) {
             int b = __builtin_ctz(mb);
@@ -215,6 +293,7 @@ static int b8(const u32 *adj, int n)
                 for (u32 md = adj[c] & common & ~(((u32)2 << c) - 1); md; md &= md - 1) {
                     int d = __builtin_ctz(md);
                     k4 = ((u32)1 << a) | ((u32)1 << b) | ((u32)1 << c) | ((u32)1 << d);
+                    if (!(k4 & near)) continue;
                     /* a 4-cycle through one K4 edge x-y: x-y-p-q, p, q outside */
                     int qv[4] = {a, b, c, d};
                     for (int i = 0; i < 4; ++i)
@@ -232,30 +311,110 @@ static int b8(const u32 *adj, int n)
     return 0;
 }
 
-/* every atom on at most one cycle of length 3 or 4 */
-static int b9(const u32 *adj, int n)
+static int b8(const u32 *adj, int n)
 {
-    for (int v = 0; v < n; ++v) {
+    u32 all = n >= 32 ? ~(u32)0 : CS_BIT(n) - 1;
+    return b8_among(adj, n, all, all);
+}
+
+/* every atom (of 'among') on at most one cycle of length 3 or 4 */
+static int b9_among(const u32 *adj, u32 among)
+{
+    for (u32 mv = among; mv; mv &= mv - 1) {
+        int v = __builtin_ctz(mv);
         int c = 0;
-        u32 nb = adj[v];
+        u32 nb = adj[v], nn = 0;
         for (u32 m = nb; m; m &= m - 1) {
             int a = __builtin_ctz(m);
             c += __builtin_popcount(adj[a] & nb & ~(((u32)2 << a) - 1)); /* triangles v-a-b */
+            nn |= adj[a];
         }
-        for (int x = 0; x < n; ++x) {
-            if (x == v) continue;
-            int k = __builtin_popcount(adj[x] & nb);
-            c += k * (k - 1) / 2; /* squares v-a-x-b */
+        /* squares v-a-x-b: x is a neighbour of a neighbour */
+        for (u32 m = nn & ~CS_BIT(v); m && c <= 1; m &= m - 1) {
+            int k = __builtin_popcount(adj[__builtin_ctz(m)] & nb);
+            c += k * (k - 1) / 2;
         }
         if (c > 1) return 1;
     }
     return 0;
 }
 
+static int b9(const u32 *adj, int n) { return b9_among(adj, n >= 32 ? ~(u32)0 : CS_BIT(n) - 1); }
+
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n)
 {
     if ((bsets & B(7)) && n >= 5 && b7(adj, n)) return 1;
     if ((bsets & B(8)) && n >= 5 && b8(adj, n)) return 1;
     if ((bsets & B(9)) && n >= 4 && b9(adj, n)) return 1;
+    return 0;
+}
+
+/* -B7 through w = n-1: w on the side of two or three atoms (with any
+ * others), or on the side of their common neighbours (then those two or
+ * three atoms are neighbours of w) */
+static int b7_new(const u32 *adj, int n)
+{
+    int w = n - 1;
+    u32 W = adj[w];
+    for (int j = 0; j < w; ++j) {
+        u32 c = W & adj[j];
+        int k = __builtin_popcount(c);
+        if (k >= 4) return 1;
+        if (k < 3) continue;
+        for (int l = j + 1; l < w; ++l)
+            if (__builtin_popcount(c & adj[l]) >= 3) return 1;
+    }
+    for (u32 mi = W; mi; mi &= mi - 1) {
+        int i = __builtin_ctz(mi);
+        for (u32 mj = W & ~((CS_BIT(i) << 1) - 1); mj; mj &= mj - 1) {
+            int j = __builtin_ctz(mj);
+            u32 c = adj[i] & adj[j];
+            int k = __builtin_popcount(c);
+            if (k >= 4) return 1;
+            if (k < 3) continue;
+            for (u32 ml = W & ~((CS_BIT(j) << 1) - 1); ml; ml &= ml - 1)
+                if (__builtin_popcount(c & adj[__builtin_ctz(ml)]) >= 3) return 1;
+        }
+    }
+    return 0;
+}
+
+/* -B9 through w: only atoms on a 3- or 4-cycle through w have more cycles
+ * than before.  None: nothing changed (the usual case); two or more: w
+ * itself fails; one: its other atoms are counted again. */
+static int b9_new(const u32 *adj, int w)
+{
+    u32 W = adj[w], on = 0, nn = 0;
+    int cnt = 0;
+    for (u32 m = W; m; m &= m - 1) {
+        int a = __builtin_ctz(m);
+        u32 tri = adj[a] & W & ~((CS_BIT(a) << 1) - 1); /* triangles w-a-b */
+        cnt += __builtin_popcount(tri);
+        if (tri) on |= CS_BIT(a) | tri;
+        nn |= adj[a];
+    }
+    for (u32 m = nn & ~CS_BIT(w); m; m &= m - 1) { /* squares w-a-x-b */
+        int x = __builtin_ctz(m);
+        u32 ab = adj[x] & W;
+        int k = __builtin_popcount(ab);
+        if (k < 2) continue;
+        cnt += k * (k - 1) / 2;
+        on |= CS_BIT(x) | ab;
+    }
+    if (cnt == 0) return 0;
+    if (cnt > 1) return 1;
+    return b9_among(adj, on);
+}
+
+int cs_sub_prune_new(unsigned bsets, const u32 *adj, int n)
+{
+    if (n < 1) return 0;
+    int w = n - 1;
+    u32 near = adj[w] | CS_BIT(w); /* w and its neighbours */
+    if ((bsets & B(7)) && n >= 5 && b7_new(adj, n)) return 1;
+    /* a fan through w has w or a neighbour of w as hub; a K4 with a 4-cycle
+     * through w has a vertex in near (w is in the K4 or next to it) */
+    if ((bsets & B(8)) && n >= 5 && b8_among(adj, n, near, near)) return 1;
+    if ((bsets & B(9)) && n >= 4 && b9_new(adj, w)) return 1;
     return 0;
 }

@@ -12,7 +12,8 @@
  *                       (substruct.c, aromatic.c) and the writers (smiles.c
  *                       for SMILES, output.c for the other formats).
  * elements.c holds the element table and turns a formula into a plan;
- * main.c reads the command line and runs the formulae one by one.
+ * main.c reads the command line and runs the formulae one by one; util.c
+ * (util.h) is below them all: bit helpers and cs_die.
  *
  * All state lives in one cs_run, passed explicitly; geng's callbacks reach it
  * through the single pointer simple.c keeps for them.
@@ -26,8 +27,7 @@
 #include <stdint.h>
 
 #include "output.h"
-
-typedef uint32_t u32;
+#include "util.h"
 
 #define CS_MAXELEM 48     /* element table entries (15 built in, the rest -E) */
 #define CS_MAXCYC 1024    /* aromatic candidate cycles of one colouring (more: error) */
@@ -106,6 +106,18 @@ typedef struct cs_opts {
 /* ------------------------------------------------------------------ */
 /* stage 1: the simple graph (skeleton: monovalent leaves left out)    */
 
+/* one step of a graph's SMILES walk: an atom, fixed text (ring digits,
+ * parentheses), the bond symbol of an edge, or the leaves of a vertex */
+enum cs_smiles_opcode { CS_OP_ATOM, CS_OP_LIT, CS_OP_BOND, CS_OP_LEAVES };
+typedef struct cs_smiles_op {
+    unsigned char op;
+    unsigned char len;       /* CS_OP_LIT: bytes at lit + arg */
+    unsigned short arg;      /* vertex, edge or offset in lit */
+} cs_smiles_op;
+
+#define CS_MAXPROG (4 * CS_MAXN + 3 * CS_MAXE)
+#define CS_MAXLIT (2 * CS_MAXN + 6 * CS_MAXE)
+
 typedef struct cs_graph {
     int n, ne;
     u32 adj[CS_MAXN];
@@ -115,10 +127,17 @@ typedef struct cs_graph {
     int extra;               /* bond order still to place: nbonds - ne */
     int ecap[CS_MAXE];       /* highest extra order an edge may take (-T, -B1..-B4) */
     int vge_suf[CS_MAXN + 1][8]; /* vertices >= v of degree >= k */
+    int maxdeg_suf[CS_MAXN + 1]; /* highest degree of the vertices >= v */
     /* -B5/-B6: vertex pairs of edges that may not both be multiple (double
      * for -B6) unless the vertex has another heavy neighbour (a leaf) */
     int npair;
     int pv[CS_MAXN * 2], pa[CS_MAXN * 2], pb[CS_MAXN * 2], pdouble[CS_MAXN * 2];
+    /* the SMILES walk of the graph (smiles.c), made once per graph: every
+     * colouring replays it with its own atoms and slots */
+    int nprog;
+    cs_smiles_op prog[CS_MAXPROG];
+    char lit[CS_MAXLIT + 8]; /* ring digits and parentheses the ops point into
+                              * (+8: read a word at a time, cs_copy) */
 } cs_graph;
 
 /* Aut(G) as an explicit list of permutations (n bytes each) */
@@ -155,12 +174,6 @@ typedef struct cs_slots {
     int rem[CS_MAXELEM], rge[8];
     unsigned char *stab;     /* distinct non-identity slot permutations */
     size_t nstab, stabcap;
-    /* SMILES template construction (DFS) */
-    int t_ord[CS_MAXN], t_par[CS_MAXN], t_nch[CS_MAXN], t_ch[CS_MAXN][8];
-    int t_nop[CS_MAXN], t_op[CS_MAXN][8], t_ncl[CS_MAXN], t_cl[CS_MAXN][8];
-    int t_cnt;
-    int edigit[CS_MAXE];
-    unsigned char digit_used[100];
     /* -R: candidate aromatic cycles of this colouring, as edge lists */
     int ncyc;
     int cyc_len[CS_MAXCYC];
@@ -170,6 +183,10 @@ typedef struct cs_slots {
     int *closure;            /* -R: the class being explored, ns ints each */
     size_t closure_cap;      /* ints allocated */
     int has_brackets;        /* some atom is written [..H#]: render at the end */
+    /* -B5/-B6 tested while bonds are placed (no leaves in the formula):
+     * the slots each bond slot may not be multiple together with */
+    int pairs_early;
+    int s_npart[CS_MAXSLOTS], s_part[CS_MAXSLOTS][2], s_partdbl[CS_MAXSLOTS][2];
 } cs_slots;
 
 typedef struct cs_run {
@@ -205,8 +222,10 @@ void cs_colourings(cs_run *r);
 /* bonds.c */
 void cs_bonds(cs_run *r);
 
-/* smiles.c: the template of the coloured graph (sets the slots), and a whole
- * line rendered again from it (for bracket atoms' hydrogens) */
+/* smiles.c: the walk of a simple graph (once per graph), the template of
+ * the coloured graph (sets the slots), and a whole line rendered again from
+ * it (for bracket atoms' hydrogens) */
+void cs_smiles_walk(cs_graph *g, int leaves);
 void cs_smiles_template(cs_run *r);
 size_t cs_smiles_render(const cs_run *r, char *out);
 
@@ -223,8 +242,16 @@ int cs_list_cycles(const u32 *adj, int n, u32 among, int len, const signed char 
 int cs_find_cycles(const u32 *adj, int n, u32 among, int len, const signed char eidx[][CS_MAXN],
                    int chordless, int max, int lens[], int edges[][CS_MAXN], int *total);
 
+/* Edge lists of the chord-free cycles of length 3..maxlen (any order);
+ * returns how many were stored (at most max), *total how many there are. */
+int cs_find_rings(const u32 *adj, int n, int maxlen, const signed char eidx[][CS_MAXN], int max,
+                  int lens[], int edges[][CS_MAXN], int *total);
+
 /* substruct.c: the -B sets */
 int cs_sub_prune(unsigned bsets, const u32 *adj, int n);
+/* The same for a graph whose first n-1 vertices are known to pass: only
+ * what goes through vertex n-1 is looked at. */
+int cs_sub_prune_new(unsigned bsets, const u32 *adj, int n);
 void cs_sub_graph(unsigned bsets, cs_graph *g);
 
 /* aromatic.c: -R */
@@ -233,8 +260,5 @@ int cs_arom_keep(cs_run *r);
 
 /* planar.c */
 int cs_is_planar(const u32 *adj, int n);
-
-/* main.c */
-void cs_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

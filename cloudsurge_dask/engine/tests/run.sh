@@ -16,7 +16,7 @@ cc=${CC:-cc}
 out=$(mktemp -d "${TMPDIR:-/tmp}/cs_engine_tests.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
 warn="-Wall -Wextra -Werror"
-graph_src="$here/test_graphs.c $engine/cycles.c $engine/substruct.c $engine/planar.c $engine/aromatic.c"
+graph_src="$here/test_graphs.c $engine/cycles.c $engine/substruct.c $engine/planar.c $engine/aromatic.c $engine/util.c"
 
 total_pass=0
 total_fail=0

@@ -16,17 +16,6 @@
 
 #include "../surge.h"
 
-/* aromatic.c calls cs_die (main.c) on allocation failure */
-void cs_die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(3);
-}
-
 /* ------------------------------------------------------------------ */
 /* harness                                                             */
 
@@ -597,6 +586,74 @@ static void test_list_cycles(void)
     }
 }
 
+/* cs_find_rings (every length at once) lists the same chord-free cycles as
+ * cs_find_cycles length by length, each once */
+static void rings_match(const char *name, const G *s, int maxlen)
+{
+    static cs_graph g;
+    static int lens[4096], edges[4096][CS_MAXN], l2[4096], e2[4096][CS_MAXN];
+    to_cs(s, &g);
+    const signed char(*ei)[CS_MAXN] = (const signed char(*)[CS_MAXN])g.eidx;
+    int total;
+    int k = cs_find_rings(g.adj, g.n, maxlen, ei, 4096, lens, edges, &total);
+    char what[128];
+    snprintf(what, sizeof(what), "%s: rings up to %d, total", name, maxlen);
+    EQ(total, k, what);
+    int want = 0, bad = 0;
+    for (int len = 3; len <= maxlen && len <= g.n; ++len) {
+        int t2, k2 = cs_find_cycles(g.adj, g.n, all_of(g.n), len, ei, 1, 4096, l2, e2, &t2);
+        want += k2;
+        for (int c = 0; c < k2; ++c) { /* each ring of the per-length list is in ours once */
+            unsigned long long a[2] = {0, 0};
+            for (int i = 0; i < len; ++i) a[e2[c][i] >> 6] |= 1ULL << (e2[c][i] & 63);
+            int hits = 0;
+            for (int d = 0; d < k; ++d) {
+                if (lens[d] != len) continue;
+                unsigned long long b[2] = {0, 0};
+                for (int i = 0; i < len; ++i) b[edges[d][i] >> 6] |= 1ULL << (edges[d][i] & 63);
+                hits += a[0] == b[0] && a[1] == b[1];
+            }
+            bad |= hits != 1;
+        }
+    }
+    snprintf(what, sizeof(what), "%s: rings up to %d, count", name, maxlen);
+    EQ(k, want, what);
+    CHECK(!bad, "%s: rings up to %d: a ring missing or repeated", name, maxlen);
+}
+
+static void test_find_rings(void)
+{
+    rings_match("no vertex", &(G){0}, 3);
+    G g = complete(5);
+    rings_match("K5", &g, 5);
+    g = naphthalene();
+    rings_match("naphthalene", &g, 10);
+    g = petersen();
+    rings_match("Petersen", &g, 9);
+    g = cube();
+    rings_match("cube", &g, 8);
+    g = grid(4, 8, 0, 0);
+    rings_match("4x8 grid", &g, 8);
+    g = kmn(3, 3);
+    rings_match("K3,3", &g, 6);
+    g = wheel(7);
+    rings_match("wheel 7", &g, 8);
+    g = complete(7);
+    rings_match("K7", &g, 7);
+    for (int it = 0; it < 60; ++it) {
+        G r = random_graph(4 + (int)rnd(9), 15 + (int)rnd(45));
+        rings_match("random", &r, 3 + (int)rnd(7));
+    }
+    /* truncation at max: returns max, total counts them all */
+    static cs_graph cg6;
+    g = complete(6);
+    to_cs(&g, &cg6);
+    int lens[8], edges[8][CS_MAXN], total;
+    int k = cs_find_rings(cg6.adj, cg6.n, 3, (const signed char(*)[CS_MAXN])cg6.eidx, 5, lens,
+                          edges, &total);
+    CHECK(k == 5 && total == 20, "K6 triangles, max 5: %d of %d", k, total);
+}
+
 /* ------------------------------------------------------------------ */
 /* planar.c                                                            */
 
@@ -810,6 +867,35 @@ static void test_prune(void)
     }
 }
 
+/* cs_sub_prune_new, as geng uses it: along the growing prefixes of a graph,
+ * once a prefix passes, the next one's verdict from its newest vertex alone
+ * is the whole graph's verdict */
+static void test_prune_new(void)
+{
+    static const unsigned sets[] = {BS(7), BS(8), BS(9), BS(7) | BS(8) | BS(9)};
+    int checked = 0;
+    for (int it = 0; it < 400; ++it) {
+        G g = random_graph(5 + (int)rnd(10), 20 + (int)rnd(50));
+        if (it % 4 == 0) g = relabel(octahedron(), (int[]){5, 0, 3, 1, 4, 2});
+        if (it % 4 == 1 && it < 100) g = wheel(4 + (int)rnd(4));
+        for (size_t si = 0; si < sizeof(sets) / sizeof(sets[0]); ++si) {
+            unsigned b = sets[si];
+            for (int k = 1; k <= g.n; ++k) {
+                u32 keep = all_of(k), prev = all_of(k - 1);
+                u32 a[CS_MAXN], ap[CS_MAXN];
+                for (int v = 0; v < k; ++v) a[v] = g.adj[v] & keep;
+                for (int v = 0; v < k - 1; ++v) ap[v] = g.adj[v] & prev;
+                if (k > 1 && cs_sub_prune(b, ap, k - 1)) break; /* geng stops here */
+                char what[96];
+                snprintf(what, sizeof(what), "prune_new: graph %d, sets %x, prefix %d", it, b, k);
+                EQ(cs_sub_prune_new(b, a, k), cs_sub_prune(b, a, k), what);
+                ++checked;
+            }
+        }
+    }
+    CHECK(checked > 2000, "prune_new: only %d prefixes checked", checked);
+}
+
 /* ------------------------------------------------------------------ */
 /* substruct.c: -B1..-B6 (cs_sub_graph)                                */
 
@@ -835,6 +921,47 @@ static void caps_low(const char *name, unsigned bsets, const G *s, const int *lo
     want[cg.ne] = 0;
     for (int i = 0; lowe[i] >= 0; i += 2) want[edge_of(&cg, lowe[i], lowe[i + 1])] = (char)('0' + low);
     caps_are(name, bsets, s, want);
+}
+
+/* -B1 and -B6 on random graphs against the definitions by brute force:
+ * an edge on some cycle (every closed path, cs_list_cycles) of length <= 7
+ * is capped to 1; a vertex of degree 2 on some cycle of length <= 8 gets a
+ * "not both double" pair */
+static void test_short_cycles(void)
+{
+    static cs_graph h;
+    static int lens[20000], edges[20000][CS_MAXN];
+    for (int it = 0; it < 150; ++it) {
+        G s = random_graph(4 + (int)rnd(9), 12 + (int)rnd(30));
+        to_cs(&s, &h);
+        int on7[CS_MAXE] = {0};
+        u32 on8 = 0;
+        for (int len = 3; len <= 8 && len <= h.n; ++len) {
+            int k = cs_list_cycles(h.adj, h.n, all_of(h.n), len, (const signed char(*)[CS_MAXN])h.eidx,
+                                   20000, lens, edges);
+            for (int c = 0; c < k; ++c)
+                for (int i = 0; i < len; ++i) {
+                    int e = edges[c][i];
+                    if (len <= 7) on7[e] = 1;
+                    on8 |= (1u << h.eu[e]) | (1u << h.ev[e]);
+                }
+        }
+        char what[96];
+        to_cs(&s, &h);
+        cs_sub_graph(BS(1), &h);
+        int bad = 0;
+        for (int e = 0; e < h.ne; ++e) bad += h.ecap[e] != (on7[e] ? 1 : 2);
+        snprintf(what, sizeof(what), "random %d: -B1 caps = edges on cycles <= 7", it);
+        EQ(bad, 0, what);
+        to_cs(&s, &h);
+        cs_sub_graph(BS(6), &h);
+        u32 want = 0, got = 0;
+        for (int v = 0; v < h.n; ++v)
+            if (h.deg[v] == 2 && ((on8 >> v) & 1)) want |= 1u << v;
+        for (int i = 0; i < h.npair; ++i) got |= 1u << h.pv[i];
+        snprintf(what, sizeof(what), "random %d: -B6 pairs = degree-2 atoms on cycles <= 8", it);
+        EQ(got, want, what);
+    }
 }
 
 static void test_sub_graph(void)
@@ -935,6 +1062,16 @@ static void test_sub_graph(void)
         EQ(zeros, 6, "B4 bicyclo[2.2.2]: bonds at the bridgeheads single");
     }
     caps_low("bicyclo[2.2.2] with -B2,3 only", BS(2) | BS(3), &bco, none, 2);
+    /* tricyclo[4.2.0...]: 6-rings 0-1-2-3-4-5 and 2-3-4-5-6-7 share the path
+     * 2-3-4-5 (the third 6-cycle has chords 0-7): every ring bond at the
+     * path's ends 2 and 5 is single, the end bonds 2-3 and 4-5 included
+     * (Surge 2.0 rejects C12CC3=CCC1CC23), the middle bond 3-4 free */
+    G tri = mk(8);
+    int z1[6] = {0, 1, 2, 3, 4, 5};
+    path_edges(&tri, z1, 6, 1);
+    E(&tri, 5, 6), E(&tri, 6, 7), E(&tri, 7, 0), E(&tri, 7, 2);
+    caps_low("B4 shared path's end bonds", BS(4), &tri,
+             (int[]){1, 2, 2, 3, 2, 7, 4, 5, 0, 5, 5, 6, -1}, 0);
     G b55 = mk(6); /* 5-rings sharing three bonds 0-1-2-3: not 6-rings */
     int y1[4] = {0, 1, 2, 3};
     path_edges(&b55, y1, 4, 0);
@@ -1208,9 +1345,12 @@ int main(void)
     test_rings6();
     test_bipartite();
     test_list_cycles();
+    test_find_rings();
     test_planar();
     test_prune();
+    test_prune_new();
     test_sub_graph();
+    test_short_cycles();
     test_aromatic();
     test_fixed_bugs();
     /* lets run.sh and its callers check that a failure is reported */
