@@ -1,1 +1,2 @@
-"""queue"""
+"""The work queue: Redis Streams with leases, the Redis client and private server, a job's
+local state."""
