@@ -15,16 +15,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..output.codec import get_codec
 from ..errors import FormulaError, NoStructures, StorageError, UnknownFormula
-from ..generate.formats import get_format
 from ..formulae.formula import parse_formula
+from ..formulae.task import Task, is_shard_key, key_formula
+from ..generate.formats import get_format
+from ..output.codec import get_codec
 from ..output.layout import JOB_FILE, MANIFESTS, RECORDS_FILE, job_url, manifest_path
 from ..output.ledger import JobState, ledger_fields
 from ..output.manifest import Manifest, part_starts
 from ..output.records import TaskStatus, read_records
 from ..storage import Store, open_store
-from ..formulae.task import Task, is_shard_key, key_formula
 
 if TYPE_CHECKING:
     import pandas as pd

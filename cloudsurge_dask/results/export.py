@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import ConfigError, StorageError
-from ..queue.jobqueue import JobQueue
 from ..output.layout import RECORDS_FILE, job_url
 from ..output.records import read_records, records_frame
+from ..queue.jobqueue import JobQueue
 from ..settings import Settings
 from ..storage import open_store
 

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 
 from ..errors import GeneratorError, StorageError, VerifyError
 from ..formulae.task import Task
+from ..generate.formats import get_format
 from ..generate.generator import Generation, resolve_executable, takes_several_formulae
 from ..output.codec import get_codec
-from ..generate.formats import get_format
 from ..output.layout import MANIFESTS, manifest_path
 from ..output.ledger import read_ledger
 from ..output.manifest import Manifest
-from ..storage import Store
-from ..settings import JobMeta
 from ..screen.screener import Screener
+from ..settings import JobMeta
+from ..storage import Store
 
 COUNT_ONLY = "-u"
 

@@ -16,19 +16,19 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..errors import ConfigError
-from ..queue.jobqueue import JobQueue
+from ..formulae.task import Task, is_shard_key
 from ..output.layout import PARTS, RECORDS_FILE, manifest_path
 from ..output.ledger import read_ledger, write_ledger
 from ..output.manifest import Manifest
 from ..output.records import TaskStatus, read_records, records_frame
+from ..queue.jobqueue import JobQueue
 from ..queue.redisclient import connect
 from ..queue.redisserver import RedisServer
+from ..run.worker import Worker
 from ..screen.preflight import available_cores
 from ..settings import JobMeta
 from ..storage import Store
-from ..formulae.task import Task, is_shard_key
 from .verify import VerifyReport, verify_job
-from ..run.worker import Worker
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ folder alone: the ledger (`job.json`), `records.parquet` and whether a state to 
 from __future__ import annotations
 
 from ..errors import QueueError, StorageError
-from ..queue.jobqueue import Counters, JobQueue
 from ..output.layout import RECORDS_FILE, job_url
 from ..output.ledger import JobState, Ledger, read_ledger
-from ..settings import Settings
+from ..queue.jobqueue import Counters, JobQueue
 from ..queue.state import LocalState
+from ..settings import Settings
 from ..storage import open_store
 
 

@@ -10,15 +10,15 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..output.codec import Codec, get_codec
 from ..errors import ConfigError, StorageError, VerifyError
-from .export import load_records
 from ..generate.formats import StructureFormat, get_format
+from ..output.codec import Codec, get_codec
 from ..output.layout import MANIFESTS, PARTS, job_url, manifest_path
 from ..output.manifest import Manifest, PartInfo, part_starts
 from ..output.records import TaskStatus
 from ..settings import Settings
 from ..storage import Store, open_store
+from .export import load_records
 
 
 @dataclass
