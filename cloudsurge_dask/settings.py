@@ -167,8 +167,9 @@ class Settings:
         "Screening", stored=True, switch=True,
     )
     screen_processes: int = setting(
-        0, "Screening processes per drain (0: the cores this drain may use: a machine's or "
-        "pod's cores shared among its drains).", COUNT, ("run", "worker"), "Screening",
+        0, "Screening processes per drain (0: the cores of its machine, pod or Slurm job, so "
+        "that a drain busy with a large slice uses the cores an idle one left).", COUNT,
+        ("run", "worker"), "Screening",
     )
     output: str = setting(
         "./results", "Output URL; the job's files go to OUTPUT/JOB/ (a folder, `gs://bucket/"

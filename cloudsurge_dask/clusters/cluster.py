@@ -50,16 +50,18 @@ class ClusterHandle:
 
 
 def screen_processes(settings: Settings, kind: str) -> int:
-    """--screen-processes, else the cores of a machine or pod shared among its drains (one
-    per drain on another scheduler's workers, whose machines are not known here)."""
+    """--screen-processes, else every core of a drain's machine or pod: the drains of one
+    machine share them, so when one drain waits on a large slice (`-m` slices can be very
+    uneven) its screening processes use the cores an idle drain left (one per drain on
+    another scheduler's workers, whose machines are not known here)."""
     if settings.screen_processes:
         return settings.screen_processes
     if kind == ClusterKind.LOCAL:
-        return max(1, available_cores() // settings.workers)
+        return available_cores()
     if kind == ClusterKind.KUBERNETES:
-        return max(1, _cpu_cores(settings.pod_cpu) // settings.processes_per_pod)
+        return _cpu_cores(settings.pod_cpu)
     if kind == ClusterKind.SLURM:
-        return max(1, settings.slurm_cores // settings.slurm_processes)
+        return max(1, settings.slurm_cores)
     return 1
 
 
