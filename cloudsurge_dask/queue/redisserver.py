@@ -56,16 +56,16 @@ def _cleanup(process: subprocess.Popen[bytes], directory: Path | None) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> Callable[[], None]:
-    """A pre-exec hook that makes the kernel send SIGTERM to the child when the thread that
-    started it ends, so no server outlives its client however the client ends (SIGKILL
-    included); SIGTERM lets Redis flush its append-only file first. Resolved before the
-    fork: the hook itself only makes two system calls."""
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A pre-exec hook that makes the kernel send `sig` to the child when the thread that
+    started it ends, so no child (a Redis server, a screening process) outlives its parent
+    however the parent ends (SIGKILL included); SIGTERM lets Redis flush its append-only
+    file first. Resolved before the fork: the hook itself only makes two system calls."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     parent = os.getpid()
 
     def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl(_PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:  # the parent died before the call: nobody to wait for
             os._exit(1)
 
@@ -236,7 +236,7 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
                 start_new_session=True,
-                preexec_fn=_die_with_parent() if self._tied() else None,
+                preexec_fn=die_with_parent() if self._tied() else None,
             )
         # Its own session shields it from a terminal's Ctrl-C; still never outlive Python.
         weakref.finalize(self, _cleanup, self._process, self._dir if self._own_dir else None)

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
-import os
 import pickle
 import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from ..errors import ScreenError, TornOutput
+from ..queue.redisserver import die_with_parent
 from .screener import Screener, ScreenSpec, Tally
 
 CHUNK_LINES = 2048  # ~0.1-1 s of RDKit work: IPC per structure is noise beside it
@@ -49,18 +48,6 @@ def receive(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
-def _die_with_parent() -> Callable[[], None]:
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return hook
-
-
 class _Child:
     """One screening process; its spec is the first frame it reads."""
 
@@ -68,7 +55,7 @@ class _Child:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cloudsurge_dask.screen.child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
         assert self.process.stdin is not None and self.process.stdout is not None
         self.input, self.output = self.process.stdin, self.process.stdout
