@@ -152,6 +152,23 @@ def generator_argvs(engine: Engine, task: Task, options: Sequence[str] = ()) -> 
     return [[*base, formula] for formula in task.formulae]
 
 
+def refuses(engine: Engine, formula: str) -> bool:
+    """Whether the generator exits non-zero on the formula alone."""
+    done = subprocess.run([engine.path, "-u", formula], capture_output=True, check=False)
+    return done.returncode != 0
+
+
+def runnable(engine: Engine, tasks: Sequence[Task], formulae: Sequence[Formula]) -> list[Task]:
+    """The tasks without the formulae the generator refuses outright (C2): they produce
+    nothing, and the pipeline sets them aside after one refusal, so bare batches leave them
+    out (a batch stops at the first refused formula)."""
+    from cloudsurge_dask.formulae.estimate import estimate_structures
+
+    refused = {f.hill for f in formulae if estimate_structures(f) == 0 and refuses(engine, f.hill)}
+    return [Task.shard([f for f in t.formulae if f not in refused]) if t.members else t
+            for t in tasks if not (set(t.formulae) <= refused)]  # fmt: skip
+
+
 def run_bare(argvs: Sequence[Sequence[str]], processes: int) -> float:
     """Run the command lines on `processes` parallel slots in the given order, stdout to
     /dev/null; returns wall seconds. `xargs -P` starts them, so no Python runs between two

@@ -43,6 +43,7 @@ from common import (
     report,
     run_bare,
     run_pipeline,
+    runnable,
     save_figure,
     settings_for,
     warm_up,
@@ -52,7 +53,6 @@ from common import (
 from cloudsurge_dask.formulae.estimate import estimate_structures
 from cloudsurge_dask.formulae.formula import Formula, parse_formula
 from cloudsurge_dask.formulae.plan import PlanOptions, plan_tasks
-from cloudsurge_dask.formulae.task import Task
 
 CANDIDATES = ("C10H16O2", "C11H14O", "C10H13NO")
 WORKERS = 2
@@ -74,12 +74,6 @@ def pick_formula(engine: Engine, low: float, high: float) -> tuple[str, list[Row
     return str(best["formula"]), measured
 
 
-def refuses(engine: Engine, formula: str) -> bool:
-    """Whether the generator exits non-zero on the formula alone."""
-    done = subprocess.run([engine.path, "-u", formula], capture_output=True, check=False)
-    return done.returncode != 0
-
-
 def compare(engine: Engine, label: str, formulae: Sequence[Formula], flags: dict[str, int]) -> Row:
     """One pipeline run and its bare baseline over the same planned tasks."""
     settings = settings_for(engine, "unused", workers=WORKERS, **flags)
@@ -87,12 +81,9 @@ def compare(engine: Engine, label: str, formulae: Sequence[Formula], flags: dict
         settings.split_structures, settings.shard_structures, settings.shard_formulae
     )
     tasks = plan_tasks(formulae, options)
-    # formulae the generator refuses outright (C2) produce nothing: leave them out of the
-    # bare batches, as the pipeline sets them aside after one refusal
-    refused = {f.hill for f in formulae if estimate_structures(f) == 0 and refuses(engine, f.hill)}
-    kept = [Task.shard([f for f in t.formulae if f not in refused]) if t.members else t
-            for t in tasks if not (set(t.formulae) <= refused)]  # fmt: skip
-    argvs = [argv for task in kept for argv in generator_argvs(engine, task)]
+    argvs = [
+        argv for task in runnable(engine, tasks, formulae) for argv in generator_argvs(engine, task)
+    ]
     bare = run_bare(argvs, WORKERS)
     outcome = run_pipeline(engine, formulae, workers=WORKERS, **flags)
     frame = outcome.records
