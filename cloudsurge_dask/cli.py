@@ -260,7 +260,7 @@ def plan(samples: int, draws: int, seed: int, as_json: bool, **values: Any) -> N
     """
     import json
 
-    from .clusters.cluster import expected_drains, screen_processes
+    from .clusters.sizing import expected_drains, screen_processes
     from .run.preview import preview
 
     settings = build_settings(values)

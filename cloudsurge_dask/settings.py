@@ -199,6 +199,12 @@ class Settings:
         _cores, "Local worker processes, one single-threaded drain each.", POSITIVE, RUN,
         "Cluster", shown_default="number of cores",
     )
+    inline_structures: int = setting(
+        1_000_000, "A local run estimated below this many structures runs in this process "
+        "alone, without starting a Dask cluster (a cluster takes longer to start than such a "
+        "run); a larger one is drained here too until the cluster is up (0: start the cluster "
+        "first and drain only on it).", COUNT, RUN, "Cluster",
+    )
     cluster_timeout: float = setting(
         300.0, "Seconds to wait for a cluster or scheduler before giving up (0: no limit).",
         SECONDS, RUN, "Cluster",

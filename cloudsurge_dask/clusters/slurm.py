@@ -36,8 +36,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from ..errors import ClusterError, ConfigError
 from ..paramtypes import walltime_seconds
 from ..settings import ClusterKind, Settings
-from .cluster import ClusterHandle, screen_processes
+from .cluster import ClusterHandle
 from .dashboard import routes_config
+from .sizing import screen_processes
 from .slurmscript import URL_VARIABLE
 
 log = logging.getLogger(__name__)

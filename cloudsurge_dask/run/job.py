@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from typing import Any
 
-from distributed import wait as distributed_wait
-
-from ..clusters.cluster import ClusterHandle, expected_drains, open_cluster, prepare_cluster
-from ..clusters.dashboard import announce, page_link
+from ..clusters.sizing import expected_drains
 from ..errors import CloudSurgeError, ConfigError, QueueError, StorageError
 from ..formulae.formula import Formula
 from ..formulae.plan import SCREEN_WEIGHT, PlanOptions, plan_tasks
@@ -36,11 +31,11 @@ from ..screen.preflight import check_screening, provenance
 from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import Store, check_writable, open_store
 from .interruption import Interrupted, SignalGuard
+from .launch import Launch, drain_here, drains_here, needs_cluster
 from .outcome import Outcome, save_finished
 from .progress import ProgressView
 from .resumption import contradictions, resume_command
 from .stopping import Stop, fault_of, stop_run
-from .worker import drain
 
 STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
 STOP_GRACE_SCHEDULER = 120.0
@@ -79,44 +74,6 @@ def enqueue(
     return meta
 
 
-class _EarlyCluster:
-    """The cluster started in a thread while formulae are made and checked (its start-up is
-    the largest fixed cost of a small run). Calling it waits for it (start errors surface
-    there); `close()` ends it, from the thread that opened it, as Dask's client context
-    demands; a run closes it before its end, while its Redis still answers."""
-
-    def __init__(self, settings: Settings) -> None:
-        prepare_cluster(settings)
-        self._ready: Future[ClusterHandle] = Future()
-        self._release = threading.Event()
-        self._thread = threading.Thread(target=self._hold, args=(settings,), name="cluster")
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _hold(self, settings: Settings) -> None:
-        try:
-            with open_cluster(settings) as handle:
-                self._ready.set_result(handle)
-                self._release.wait()
-        except Exception as exc:
-            if self._ready.done():
-                raise
-            self._ready.set_exception(exc)
-
-    def __call__(self) -> ClusterHandle:
-        return self._ready.result()
-
-    def close(self) -> None:
-        self._release.set()
-        self._thread.join()
-
-    def __enter__(self) -> _EarlyCluster:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def run_job(
     settings: Settings,
     formulae: Sequence[Formula] | Callable[[], Sequence[Formula]],
@@ -151,7 +108,7 @@ def _new(
     state = None if settings.redis_url else LocalState.of(settings.output, job)
     queued = False
     try:
-        with _EarlyCluster(settings) as cluster:
+        with Launch(settings, start=not drains_here(settings)) as cluster:
             # nothing touches the output before the input is known good
             chosen = formulae() if callable(formulae) else formulae
             check_screening(settings.screening)
@@ -163,9 +120,10 @@ def _new(
                     queued = True
                     queue = JobQueue.open(url, job)
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
-                ending = _drive(url, meta, queue, cluster, guard, quiet)
-                cluster.close()  # every worker of this run gone before its end
-                return _end(ending, settings, meta, queue, state, started)
+                if needs_cluster(settings, queue.progress().estimate):
+                    cluster.start()
+                ending = _drive(url, settings, queue, cluster, guard, quiet)
+                return _end(ending, settings, meta, queue, state, started, cluster)
     except BaseException as exc:
         if not queued and state is not None:
             state.remove()  # nothing was queued: nothing to resume
@@ -220,9 +178,9 @@ def _resume(
             queue.release()  # a private Redis: every lease in it belongs to a worker now gone
         queue.clear_stop()
         say(f"job {job}: resumed, {_left(queue.progress())} on {redacted_url(url)}")
-        with _EarlyCluster(settings) as cluster:
-            ending = _drive(url, meta, queue, cluster, guard, quiet)
-        return _end(ending, settings, meta, queue, state, started)
+        with Launch(settings) as cluster:
+            ending = _drive(url, settings, queue, cluster, guard, quiet)
+            return _end(ending, settings, meta, queue, state, started, cluster)
 
 
 def _left(progress: Counters) -> str:
@@ -246,15 +204,16 @@ def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
 
 def _drive(
     url: str,
-    meta: JobMeta,
+    settings: Settings,
     queue: JobQueue,
-    cluster: Callable[[], ClusterHandle],
+    cluster: Launch,
     guard: SignalGuard,
     quiet: bool,
 ) -> list[TaskRecord] | Stop:
     """Drain the queued job: the records the drains returned, or why the run must stop (a
-    signal, a fault of the storage or the queue, a cluster that cannot start). The caller
-    ends it once the cluster, and with it every worker of this run, is gone."""
+    signal, a fault of the storage or the queue, a cluster that cannot start). The client
+    drains too while a local cluster starts (or alone, for a small job). The caller ends it
+    once the cluster, and with it every worker of this run, is gone."""
     view = ProgressView(quiet)
     gathered: list[TaskRecord] = []
     kind = ClusterKind.LOCAL
@@ -262,6 +221,22 @@ def _drive(
     futures: list[Any] = []  # Dask futures of the drains
     try:
         guard.check()
+        if drains_here(settings):
+            if not cluster.started:
+                view.say(
+                    f"a small job (~{queue.progress().estimate:,} structures estimated, "
+                    f"--inline-structures {settings.inline_structures:,}): drained in this "
+                    "process, no Dask cluster started"
+                )
+            gathered.extend(
+                drain_here(url, queue.job, settings, cluster, queue.progress, view.update)
+            )
+            if not cluster.started or queue.finished() or queue.stop_requested() is not None:
+                view.close(queue.progress())
+                return gathered
+        from ..clusters.dashboard import announce, page_link
+        from .worker import drain
+
         handle = cluster()
         kind = handle.kind
         progress = queue.progress()
@@ -280,6 +255,8 @@ def _drive(
                                  pure=False, key=f"drain-{queue.job}-{i}")
             for i in range(handle.drains)
         ]  # fmt: skip
+        from distributed import wait as distributed_wait
+
         while not all(f.done() for f in futures):
             view.update(queue.progress())
             with contextlib.suppress(TimeoutError):
@@ -308,8 +285,11 @@ def _drive(
     # this client (and would keep a thread each on a queue about to vanish); with Redis gone
     # they cannot read the request, and waiting would only add to the outage
     grace = STOP_GRACE_SCHEDULER if kind == ClusterKind.SCHEDULER else STOP_GRACE
-    with contextlib.suppress(Exception):
-        distributed_wait(futures, timeout=0 if stop.queue else grace)
+    if futures:
+        from distributed import wait as distributed_wait
+
+        with contextlib.suppress(Exception):
+            distributed_wait(futures, timeout=0 if stop.queue else grace)
     return stop
 
 
@@ -320,9 +300,15 @@ def _end(
     queue: JobQueue,
     state: LocalState | None,
     started: float,
+    cluster: Launch,
 ) -> Outcome:
     """Save the records and the ledger of a finished run (one may finish while it stops);
-    hand any other to `stop_run`."""
+    hand any other to `stop_run`. Every worker of the run is gone before its end is
+    recorded; when every drain returned, the cluster closes while the records are saved."""
+    if isinstance(ending, Stop) or not queue.finished():
+        cluster.close()
+    else:
+        cluster.release()
     if (isinstance(ending, Stop) and ending.queue) or not queue.finished():
         if not isinstance(ending, Stop):
             why = queue.stop_requested() or "the drains ended early"
@@ -331,6 +317,7 @@ def _end(
     gathered = [] if isinstance(ending, Stop) else ending
     frame = records_frame(_reconcile(gathered, queue.records()))
     save_finished(queue, meta.root, frame)
+    cluster.close()  # while the private Redis still answers its workers
     if state is not None:
         state.remove()
     return Outcome(queue.job, meta.root, frame, time.monotonic() - started)

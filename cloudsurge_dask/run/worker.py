@@ -108,8 +108,13 @@ class Worker:
         spec = self.settings.screening
         self.screening = ScreenStage(spec, screen_processes) if spec.active else None
 
-    def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
-        """Drain until the job is finished or its client asks the workers to stop.
+    def run(
+        self,
+        on_record: Callable[[TaskRecord], None] | None = None,
+        until: Callable[[], bool] = lambda: False,
+    ) -> list[TaskRecord]:
+        """Drain until the job is finished, its client asks the workers to stop, or `until()`
+        says so (checked between tasks: the client's own drain ends once its cluster is up).
 
         A storage failure (the output is full or unreachable after the retries) is the job's
         fault, not the task's: it is raised rather than spent as an attempt, and every lease
@@ -122,7 +127,7 @@ class Worker:
             if self.screening is not None:
                 with contextlib.suppress(ScreenError):  # the first task then says why
                     self.screening.start()
-            while self.queue.stop_requested() is None:
+            while self.queue.stop_requested() is None and not until():
                 held = self.queue.lease(self.consumer, self.settings.batch_size)
                 if not held:
                     if self.queue.finished():
@@ -138,7 +143,7 @@ class Worker:
                         records.append(record)
                         if on_record is not None:
                             on_record(record)
-                    if held and self.queue.stop_requested() is not None:
+                    if held and (self.queue.stop_requested() is not None or until()):
                         break
             return records
         finally:

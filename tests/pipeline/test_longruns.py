@@ -80,6 +80,7 @@ def job(tmp_path: Path) -> Iterator[Job]:
     env = {
         **os.environ, **ONE_TASK_PER_FORMULA, "CLOUDSURGE_WORKERS": "2",
         "CLOUDSURGE_SURGE": slow_engine(tmp_path), "XDG_STATE_HOME": str(tmp_path / "xdg"),
+        "CLOUDSURGE_INLINE_STRUCTURES": "0",  # the Dask path alone: its workers, its dashboard
     }  # fmt: skip
     env.pop("CLOUDSURGE_REDIS_URL", None)
     made = Job(tmp_path / "out", listing, names, env)

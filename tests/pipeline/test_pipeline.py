@@ -36,6 +36,7 @@ def settings_for(tmp_path: Path, **changes: object) -> Settings:
         "output": str(tmp_path / "out"),
         "workers": 2,
         "lease_seconds": 5.0,
+        "inline_structures": 0,  # the Dask workers' path (tests/pipeline/test_launch.py: the other)
     }
     values.update(changes)
     return Settings.build({k: v for k, v in values.items()}, env={})
