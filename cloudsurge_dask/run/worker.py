@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from ..clusters.logfilter import quiet_dask_worker
 from ..errors import (
@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..formulae.task import Task
 from ..generate.formats import get_format
+from ..generate.framed import CompressedPart
 from ..generate.generator import (
     Generation,
     refused_formula,
@@ -51,8 +52,6 @@ from ..storage import open_store
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,10 @@ class Worker:
         )
         spec = self.settings.screening
         self.screening = ScreenStage(spec, screen_processes) if spec.active else None
+        # the engine compresses and cuts the parts itself when nothing needs the lines
+        self.engine_parts = (
+            self.sink.engine_parts if self.batch_capable and self.screening is None else None
+        )
 
     def run(self, on_record: Callable[[TaskRecord], None] | None = None) -> list[TaskRecord]:
         """Drain until the job is finished or its client asks the workers to stop.
@@ -224,12 +227,14 @@ class Worker:
         """A shard in one batch process; each formula the generator refuses (it names the
         first bad one) is set aside and the batch run again; if the refusal names none,
         one process per formula."""
+        if self.engine_parts is not None and not task.members:
+            return self._write_batch(task, {})
         if self.screening is not None or not (self.batch_capable and task.members):
             return self._write(task, self._one_by_one)
         refused: dict[str, str] = {}
         while len(refused) < len(task.members):
             try:
-                return self._write(task, functools.partial(self._batch, refused=dict(refused)))
+                return self._write_batch(task, dict(refused))
             except GeneratorRejected as exc:
                 named = refused_formula(str(exc))
                 if named is None or named[0] in refused:
@@ -237,17 +242,30 @@ class Worker:
                 refused[named[0]] = f"{named[0]}: {named[1]}"
         return self._write(task, self._one_by_one)
 
+    def _write_batch(self, task: Task, refused: dict[str, str]) -> tuple[Manifest, list[_Run]]:
+        """The task's formulae but the refused ones in one generator process: its parts
+        compressed and cut by the engine when it can (`engine_parts`), else by the sink."""
+        if self.engine_parts is None:
+            return self._write(task, functools.partial(self._batch, refused=refused))
+        runs: list[_Run] = []
+        parts = self._batch(task, runs, refused=refused, framed=self.engine_parts)
+        return self._checked(task, self.sink.write_compressed(task, parts), runs)
+
     def _write(self, task: Task, source: Source) -> tuple[Manifest, list[_Run]]:
-        """The task's stages in a row: generator -> (screening) -> parts; then the stored
-        counts are checked against the generator's own, and only then is the manifest (the
-        commit point) written. Returns it and this attempt's runs."""
+        """The task's stages in a row: generator -> (screening) -> parts; then `_checked`."""
         runs: list[_Run] = []
         tagged = source(task, runs)
         if self.screening is None:
             blocks: Iterator[bytes | bytearray] = (block for _, block in tagged)
         else:
             blocks = self.screening.run(tagged)
-        manifest = self.sink.write_parts(task, blocks)
+        return self._checked(task, self.sink.write_parts(task, blocks), runs)
+
+    def _checked(
+        self, task: Task, manifest: Manifest, runs: list[_Run]
+    ) -> tuple[Manifest, list[_Run]]:
+        """The stored counts checked against the generator's own, and only then the
+        manifest (the commit point) written. Returns it and this attempt's runs."""
         generated = sum(run.structures for run in runs)
         stored = [(run.formula, self._stored(run)) for run in runs if run.error is None]
         if self.screening is not None:
@@ -279,7 +297,9 @@ class Worker:
         screened = self._tally(run)
         return run.structures if screened is None else screened.stored
 
-    def _generation(self, task: Task, formulae: list[str] | None = None) -> Generation:
+    def _generation(
+        self, task: Task, formulae: list[str] | None = None, parts: str | None = None
+    ) -> Generation:
         return Generation(
             self.executable,
             task,
@@ -287,17 +307,32 @@ class Worker:
             self.settings.generator_timeout,
             formulae=formulae,
             output=self.format.option,
+            parts=parts,
         )
 
+    @overload
     def _batch(
-        self, task: Task, runs: list[_Run], *, refused: dict[str, str]
-    ) -> Iterator[tuple[str, bytearray]]:
-        """All formulae of a shard but the refused ones in one generator process (its blocks
-        tagged with the shard: formula boundaries are known only at the end)."""
+        self, task: Task, runs: list[_Run], *, refused: dict[str, str], framed: None = None
+    ) -> Iterator[tuple[str, bytearray]]: ...
+
+    @overload
+    def _batch(
+        self, task: Task, runs: list[_Run], *, refused: dict[str, str], framed: str
+    ) -> Iterator[CompressedPart]: ...
+
+    def _batch(
+        self, task: Task, runs: list[_Run], *, refused: dict[str, str], framed: str | None = None
+    ) -> Iterator[tuple[str, bytearray] | CompressedPart]:
+        """All formulae of a shard but the refused ones in one generator process: its blocks
+        tagged with the shard (formula boundaries are known only at the end), or with
+        `framed` (the engine's parts option) the parts it compressed."""
         chosen = [formula for formula in task.formulae if formula not in refused]
-        with self._generation(task, chosen) as generation:
-            for block in generation.blocks():
-                yield task.formula, block
+        with self._generation(task, chosen, framed) as generation:
+            if framed:
+                yield from generation.parts()
+            else:
+                for block in generation.blocks():
+                    yield task.formula, block
             result = generation.result
         total = max(sum(result.times), 1e-9)
         measured = iter(zip(result.counts, result.times, strict=True))
