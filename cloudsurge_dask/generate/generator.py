@@ -186,10 +186,7 @@ class Generation:
         no block is copied again on its way to the compressor: copies cost as much CPU as the
         newline count.
         """
-        assert self._process.stdout is not None
-        fd = self._process.stdout.fileno()
-        with contextlib.suppress(OSError, AttributeError):
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, BLOCK_SIZE)
+        fd = self._enlarged_pipe()
         while True:
             block = bytearray(BLOCK_SIZE)
             with memoryview(block) as view:
@@ -210,12 +207,19 @@ class Generation:
                 break
         self._finish()
 
+    def _enlarged_pipe(self) -> int:
+        """stdout's descriptor, its pipe enlarged to a block: the generator runs ahead."""
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, BLOCK_SIZE)
+        return fd
+
     def parts(self) -> Iterator[CompressedPart]:
         """The compressed parts of a run with `parts` set, as the engine cut them. A torn
-        stream raises: the generator's own failure when it ended with one (a refusal, a
-        crash, a kill), else TornOutput."""
-        assert self._process.stdout is not None
-        with open(self._process.stdout.fileno(), "rb", BLOCK_SIZE, closefd=False) as reader:
+        stream raises TornOutput (with the generator's exit when it crashed or was killed),
+        or the generator's refusal as it is."""
+        with open(self._enlarged_pipe(), "rb", BLOCK_SIZE, closefd=False) as reader:
             stream = PartStream(reader.read, self._where)
             try:
                 yield from stream
