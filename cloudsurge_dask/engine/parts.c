@@ -156,8 +156,9 @@ static void *compress_main(void *arg)
     }
 }
 
-/* queue an item, then wait for a free buffer (none for a stop) */
-static unsigned char *hand_over(cs_parts *P, item it)
+/* queue an item, then wait for a free buffer (none for a stop); the
+ * thread's first error, if any, goes to *err */
+static unsigned char *hand_over(cs_parts *P, item it, int *err)
 {
     pthread_mutex_lock(&P->lock);
     P->ring[(P->head + P->count) % (CS_PART_BUFFERS + 1)] = it;
@@ -168,16 +169,9 @@ static unsigned char *hand_over(cs_parts *P, item it)
         while (P->nfree == 0) pthread_cond_wait(&P->changed, &P->lock);
         next = P->free_list[--P->nfree];
     }
+    if (P->err && !*err) *err = P->err;
     pthread_mutex_unlock(&P->lock);
     return next;
-}
-
-static int thread_err(cs_parts *P)
-{
-    pthread_mutex_lock(&P->lock);
-    int e = P->err;
-    pthread_mutex_unlock(&P->lock);
-    return e;
 }
 
 static void free_parts(cs_parts *P)
@@ -235,19 +229,17 @@ void cs_parts_record(cs_out *o, size_t n)
         size_t rest = o->len - CS_PART_STEP;
         item it = {full, CS_PART_STEP, 0, 0, 0};
         /* the thread reads only the step's bytes: the tail can be copied after */
-        unsigned char *next = hand_over(P, it);
+        unsigned char *next = hand_over(P, it, &o->err);
         memcpy(next, full + CS_PART_STEP, rest);
         o->buf = next;
         o->len = rest;
     }
     if (P->structures == P->part_size) {
         item it = {o->buf, o->len, 1, P->structures, P->raw};
-        o->buf = hand_over(P, it);
+        o->buf = hand_over(P, it, &o->err);
         o->len = 0;
         P->structures = P->raw = 0;
     }
-    int e = thread_err(P);
-    if (e && !o->err) o->err = e;
 }
 
 int cs_parts_close(cs_out *o)
@@ -255,10 +247,10 @@ int cs_parts_close(cs_out *o)
     cs_parts *P = o->parts;
     if (P->structures > 0 && !o->err) {
         item it = {o->buf, o->len, 1, P->structures, P->raw};
-        o->buf = hand_over(P, it);
+        o->buf = hand_over(P, it, &o->err);
     }
     item stop = {NULL, 0, 0, 0, 0};
-    hand_over(P, stop);
+    hand_over(P, stop, &o->err);
     pthread_join(P->thread, NULL);
     int e = P->err;
     pthread_mutex_destroy(&P->lock);
