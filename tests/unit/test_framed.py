@@ -132,7 +132,7 @@ def test_a_worker_commits_nothing_of_a_torn_stream(redis_url: str, tmp_path: Pat
     worker = Worker(redis_url, job)
     assert worker.engine_parts == "-Z1:500"  # the built-in engine compresses its parts
     # the same engine, its stream cut inside the third part
-    worker.executable = script(tmp_path, "cut", f'"{engine_path()}" "$@" | head -c 4000\n')
+    worker.sources.executable = script(tmp_path, "cut", f'"{engine_path()}" "$@" | head -c 4000\n')
     (record,) = worker.run()
     assert record.status == TaskStatus.FAILED
     # the engine died of SIGPIPE before its summary: that and the torn stream are said
