@@ -2,15 +2,16 @@
 
 The engine (cloudsurge_dask/engine/*.c) is linked with nauty's geng.c, which is
 compiled from the Debian package source at /usr/share/nauty/geng.c, with the
-static nauty library built for WORDSIZE=32, MAXN=WORDSIZE (libnautyW1), and
-with zlib (-z).  The binary lands in <build_lib>/cloudsurge_dask/bin/ so wheels
-ship it, or in the source tree's cloudsurge_dask/bin/ for editable installs; the
-same binary is installed as the `cloudsurge-surge` script, so the command on
-PATH is the native program itself (no interpreter starts it).
+static nauty library built for WORDSIZE=32, MAXN=WORDSIZE (libnautyW1), with
+zlib (-z) and with libzstd (-Z, the pipeline's compressed parts).  The binary
+lands in <build_lib>/cloudsurge_dask/bin/ so wheels ship it, or in the source
+tree's cloudsurge_dask/bin/ for editable installs; the same binary is installed
+as the `cloudsurge-surge` script, so the command on PATH is the native program
+itself (no interpreter starts it).
 
 Build requirements (Debian/Ubuntu): a C compiler plus `apt-get install nauty
-libnauty2-dev zlib1g-dev`.  Overrides: CC, CLOUDSURGE_GENG_C (path of geng.c),
-CLOUDSURGE_CFLAGS (extra compiler flags).
+libnauty2-dev zlib1g-dev libzstd-dev`.  Overrides: CC, CLOUDSURGE_GENG_C (path of
+geng.c), CLOUDSURGE_CFLAGS (extra compiler flags).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from distutils.command.build_scripts import build_scripts  # isort: skip
 HERE = Path(__file__).resolve().parent
 ENGINE_SRC = HERE / "cloudsurge_dask" / "engine"
 BINARY = "cloudsurge-surge"
-APT_HINT = "install the Debian packages: apt-get install nauty libnauty2-dev zlib1g-dev"
+APT_HINT = (
+    "install the Debian packages: apt-get install nauty libnauty2-dev zlib1g-dev libzstd-dev"
+)
 
 
 def _find_geng() -> Path:
@@ -126,6 +129,7 @@ def compile_engine(dest_dir: Path) -> Path:
             *_nauty_lib(),
             "-lpthread",
             "-lz",
+            "-lzstd",
         ]
         print("compiling engine:", " ".join(shlex.quote(c) for c in cmd))
         try:

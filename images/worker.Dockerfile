@@ -12,12 +12,13 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 # nauty provides /usr/share/nauty/geng.c and libnauty2-dev the library that setup.py
 # compiles and links the built-in engine against; nauty is pinned because it shapes results.
-# gcc, libc6-dev, binutils and zlib1g-dev (the engine's -z) follow Debian security
-# updates, so they are not pinned; zlib1g itself is part of every Debian base.
+# gcc, libc6-dev, binutils, zlib1g-dev (the engine's -z) and libzstd-dev (its -Z: the
+# pipeline's compressed parts) follow Debian security updates, so they are not pinned;
+# zlib1g itself is part of every Debian base.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev binutils zlib1g-dev \
-        nauty=2.8.6+ds-2 libnauty2-dev=2.8.6+ds-2 \
+        libzstd-dev nauty=2.8.6+ds-2 libnauty2-dev=2.8.6+ds-2 \
     && rm -rf /var/lib/apt/lists/*
 # Everything the runtime needs goes into one virtualenv, /opt/venv, copied whole into the
 # runtime stage (same base image, so the same interpreter path).
@@ -59,16 +60,18 @@ RUN set -eu; \
         -o -name '*.c' -o -name '*.cc' -o -name '*.cpp' \) ! -path '*/cloudsurge_dask/*' -delete; \
     find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-debug {} +; \
     "$site"/cloudsurge_dask/bin/cloudsurge-surge -u C6H6; \
+    "$site"/cloudsurge_dask/bin/cloudsurge-surge -S -Z1:100 C6H6 > /dev/null; \
     python -c 'import cloudsurge_dask.cli, cloudsurge_dask.run.worker, cloudsurge_dask.run.job, distributed, gcsfs, bokeh'; \
     python -c 'import io, pandas as pd; f = pd.DataFrame({"a": [1]}); assert pd.read_parquet(io.BytesIO(f.to_parquet())).equals(f)'; \
     python -c 'from cloudsurge_dask.screen import Screener, ScreenSpec; s = ("np_likeness >= -5", "sa_score <= 10", "qed >= 0", "catalog brenk"); out, t = Screener(ScreenSpec(s, stereo=True)).screen([b"CC(O)CN"]); assert t.kept == 1 and t.stored == 2, t'
 
 FROM ${PYTHON_IMAGE} AS runtime
-# libnauty2: the engine's shared library; tini: PID 1 that reaps generator subprocesses.
+# libnauty2 and libzstd1: the engine's shared libraries; tini: PID 1 that reaps generator
+# subprocesses.
 # The user is uid/gid 10001 (numeric USER below, so runAsNonRoot can check it).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini libnauty2=2.8.6+ds-2 \
+    && apt-get install -y --no-install-recommends tini libzstd1 libnauty2=2.8.6+ds-2 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /scratch --no-create-home \

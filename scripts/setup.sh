@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium (+ a font, as recommends are not installed) loads the dashboard page in the tests
-packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev zlib1g-dev gcc
-          chromium fonts-liberation)
+# (libzstd-dev: the engine compresses the pipeline's parts itself, its -Z)
+packages=(redis-server libcdk-java default-jre-headless nauty libnauty2-dev zlib1g-dev
+          libzstd-dev gcc chromium fonts-liberation)
 # shellcheck source=scripts/apt.sh
 . scripts/apt.sh
 apt_install "${packages[@]}"

@@ -40,6 +40,8 @@ static void usage(void)
         "  -A        alphabetic format          -O#  1 graph6, 2 coloured graphs, 3 numeric\n"
         "  -z        gzip the output            -oFILE  write to FILE instead of stdout\n"
         "  -v        more statistics on stderr  -m#/#  part res of mod disjoint parts\n"
+        "  -ZL:N     (for the pipeline) zstd level L, a part every N structures of -S\n"
+        "            or -F, in the framed stream of parts.h instead of plain text\n"
         "Restrictions (each # may be a range #:#, #: or :#):\n"
         "  -t# -f# -p# -h#   number of cycles of length 3, 4, 5, 6\n"
         "  -C#       number of chord-free 6-cycles of carbon atoms\n"
@@ -114,6 +116,20 @@ static void parse_mod(const char *s, cs_opts *o)
     if (o->res >= o->mod) cs_die("bad -m value '%s': need 0 <= res < mod", s);
 }
 
+/* -ZLEVEL:PARTSIZE (the pipeline's own option, see parts.h) */
+static void parse_parts(const char **sp, cs_opts *o, const char *arg)
+{
+    const char *s = *sp;
+    long level, size;
+    if (cs_digits(&s, 2, &level) <= 0 || *s != ':' || (++s, cs_digits(&s, 18, &size) <= 0))
+        cs_die("option -Z needs LEVEL:PARTSIZE (e.g. -Z1:10000000) in '%s'", arg);
+    if (level < 1 || level > 22) cs_die("option -Z: level must be 1 to 22 in '%s'", arg);
+    if (size < 1) cs_die("option -Z: part size must be at least 1 in '%s'", arg);
+    o->zlevel = (int)level;
+    o->zpart = size;
+    *sp = s;
+}
+
 static void parse_args(int argc, char **argv, cs_opts *o, cs_elements *el, const char **formulas,
                        int *nf)
 {
@@ -168,6 +184,7 @@ static void parse_args(int argc, char **argv, cs_opts *o, cs_elements *el, const
                 if (o->maxc < 1 || o->maxc > 8) cs_die("option -c takes 1 to 8 in '%s'", a);
                 break;
             case 'B': parse_bsets(&s, &o->bsets, a); break;
+            case 'Z': parse_parts(&s, o, a); break;
             case 'E':
                 if (cs_elements_add(el, s, err, sizeof(err)) != 0) cs_die("%s", err);
                 s = "";
@@ -249,7 +266,14 @@ int main(int argc, char **argv)
     run.plan = &plan;
     /* -z gzips every output but -O1's graph6 (Surge manual, section 4) */
     int gzip = opt.gzip && opt.format != CS_FMT_O1;
-    if (opt.format != CS_FMT_NONE && cs_out_open(&run.out, opt.outname, gzip) != 0)
+    if (opt.zpart) {
+        if (opt.format != CS_FMT_SMILES && opt.format != CS_FMT_SDF)
+            cs_die("option -Z needs -S or -F output");
+        if (opt.gzip) cs_die("options -Z and -z exclude each other");
+        if (cs_out_open_parts(&run.out, opt.outname, opt.zlevel, (uint64_t)opt.zpart) != 0)
+            cs_die("can't open %s for writing: %s", opt.outname ? opt.outname : "stdout",
+                   strerror(errno));
+    } else if (opt.format != CS_FMT_NONE && cs_out_open(&run.out, opt.outname, gzip) != 0)
         cs_die("can't open %s for writing: %s", opt.outname ? opt.outname : "stdout",
                strerror(errno));
 

@@ -9,6 +9,7 @@
  * Licence: Apache-2.0.
  */
 #include "output.h"
+#include "parts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,10 +175,39 @@ fail:
     return -1;
 }
 
+static int open_fd(const char *path)
+{
+    return path ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666) : 1;
+}
+
+int cs_out_open_parts(cs_out *o, const char *path, int level, uint64_t part_size)
+{
+    memset(o, 0, sizeof(*o));
+    o->fd = open_fd(path);
+    if (o->fd < 0) {
+        o->err = errno;
+        return -1;
+    }
+    o->parts = cs_parts_open(o->fd, level, part_size, &o->buf);
+    if (!o->parts) {
+        int e = errno;
+        if (o->fd != 1) close(o->fd);
+        o->fd = -1;
+        o->err = errno = e;
+        return -1;
+    }
+    o->cap = CS_PART_STEP + CS_PART_SLACK;
+    return 0;
+}
+
 unsigned char *cs_out_reserve(cs_out *o, size_t n)
 {
     if (!o->buf) return NULL; /* not open (or open failed) */
     if (o->cap - o->len >= n) return o->buf + o->len;
+    if (o->parts) { /* a record larger than the slack: parts cannot take it */
+        set_err(o, EINVAL);
+        return NULL;
+    }
     flush_buf(o);
     if (n > o->cap) {
         /* only oversized callers get here; records are a few KiB */
@@ -197,12 +227,21 @@ void cs_out_commit(cs_out *o, size_t n)
     /* after an error the reserved bytes are simply not kept */
     if (o->err) return;
     o->len += n;
+    if (o->parts) cs_parts_record(o, n);
 }
 
 void cs_out_put(cs_out *o, const void *p, size_t n)
 {
     const unsigned char *s = p;
     if (!o->buf) return;
+    if (o->parts) { /* -Z: one put is one record */
+        unsigned char *dst = cs_out_reserve(o, n);
+        if (dst) {
+            memcpy(dst, s, n);
+            cs_out_commit(o, n);
+        }
+        return;
+    }
     if (o->cap - o->len >= n) { /* the common case: one short line */
         memcpy(o->buf + o->len, s, n);
         if (!o->err) o->len += n;
@@ -231,6 +270,10 @@ int cs_out_close(cs_out *o)
             return -1;
         }
         return 0;
+    }
+    if (o->parts) {
+        int e = cs_parts_close(o);
+        if (e) set_err(o, e);
     }
     flush_buf(o);
 #ifndef CS_NO_ZLIB

@@ -41,10 +41,14 @@ typedef struct cs_out {
     unsigned char *zbuf;         /* compressed bytes staging */
     size_t zcap;
     int err;                     /* errno of the first failed write, else 0 */
+    struct cs_parts *parts;      /* -Z: compressed parts (parts.h), else NULL */
 } cs_out;
 
 /* Open: fd 1 when path is NULL.  Returns 0, or -1 with errno set. */
 int cs_out_open(cs_out *o, const char *path, int gzip);
+/* Open for -Z: each committed record is one structure, and every part_size
+ * of them become one compressed part of the framed stream (parts.h). */
+int cs_out_open_parts(cs_out *o, const char *path, int level, uint64_t part_size);
 /* After a failed write o->err is set and later writes are dropped: the
  * caller checks it (cs_out_close returns -1).  Bad input to a writer (atom
  * index out of range, multiplicity not 1..3, n or ne too large) also sets

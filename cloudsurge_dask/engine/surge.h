@@ -101,6 +101,8 @@ typedef struct cs_opts {
     cs_range edges;      /* -e: bonds between heavy atoms */
     int maxd, maxc;      /* -d, -c */
     unsigned bsets;      /* bit k set for -Bk */
+    int zlevel;          /* -Z: zstd level of the compressed parts ... */
+    long zpart;          /* ... and their size in structures; 0: no -Z */
 } cs_opts;
 
 /* ------------------------------------------------------------------ */

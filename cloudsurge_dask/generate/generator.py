@@ -21,9 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, EngineMissing, GeneratorCrashed, GeneratorRejected
+from ..errors import ConfigError, EngineMissing, GeneratorCrashed, GeneratorRejected, TornOutput
 from ..formulae.task import Task
 from .formats import SMILES
+from .framed import CompressedPart, PartStream
 
 BLOCK_SIZE = 1 << 20
 # `>Z generated A -> B -> C in T sec`: graphs, coloured graphs, structures; with `-R` a fourth
@@ -104,11 +105,15 @@ class Generation:
         stderr_lines: int = 20,
         formulae: Sequence[str] | None = None,
         output: str = SMILES.option,
+        parts: str | None = None,
     ) -> None:
         """`formulae` (several, in one process) only for a generator that takes them;
-        `output` is the generator's output-format option (`-S`, `-F`)."""
+        `output` is the generator's output-format option (`-S`, `-F`); `parts` the built-in
+        engine's option for compressed parts (`framed.parts_option`): then read `parts()`,
+        not `blocks()`."""
         chosen = list(formulae) if formulae else [task.formula]
-        self.argv = [executable, *options, *task.split_options, output, *chosen]
+        framing = [parts] if parts else []
+        self.argv = [executable, *options, *task.split_options, output, *framing, *chosen]
         self.expected_summaries = len(chosen)
         self.formulae = chosen
         self.task = task
@@ -181,10 +186,7 @@ class Generation:
         no block is copied again on its way to the compressor: copies cost as much CPU as the
         newline count.
         """
-        assert self._process.stdout is not None
-        fd = self._process.stdout.fileno()
-        with contextlib.suppress(OSError, AttributeError):
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, BLOCK_SIZE)
+        fd = self._enlarged_pipe()
         while True:
             block = bytearray(BLOCK_SIZE)
             with memoryview(block) as view:
@@ -203,6 +205,34 @@ class Generation:
                 yield block
             if filled < BLOCK_SIZE:
                 break
+        self._finish()
+
+    def _enlarged_pipe(self) -> int:
+        """stdout's descriptor, its pipe enlarged to a block: the generator runs ahead."""
+        assert self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, BLOCK_SIZE)
+        return fd
+
+    def parts(self) -> Iterator[CompressedPart]:
+        """The compressed parts of a run with `parts` set, as the engine cut them. A torn
+        stream raises TornOutput (with the generator's exit when it crashed or was killed),
+        or the generator's refusal as it is."""
+        with open(self._enlarged_pipe(), "rb", BLOCK_SIZE, closefd=False) as reader:
+            stream = PartStream(reader.read, self._where)
+            try:
+                yield from stream
+            except TornOutput:
+                if not stream.at_eof:  # it wrote garbage and may still be running
+                    self._kill()
+                    self._reap()
+                    raise
+                try:
+                    self._finish()
+                except GeneratorCrashed as crash:  # a refusal is raised as it is
+                    raise TornOutput(f"{crash}; {stream.detail}") from None
+                raise
         self._finish()
 
     def stderr_tail(self) -> str:

@@ -4,7 +4,9 @@ The paths come from `layout` (a part holds at most `part_size` structures, the m
 written last: the commit point of the task).
 
 The hot path never looks at single lines in Python: it counts newlines per block with
-numpy and locates a part boundary with numpy only in a block that holds one.
+numpy and locates a part boundary with numpy only in a block that holds one. Where the
+built-in engine can compress and cut the very same parts itself (`engine_parts`, zst),
+`write_compressed` takes them as they come and only hashes and stores them.
 Compression runs in a background thread fed through a small bounded queue, and hashing and
 upload of a finished part in another, so both overlap generation while memory stays bounded
 (zstd, ISA-L and hashlib release the GIL). Names and bytes are deterministic, so a redo
@@ -22,15 +24,17 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..errors import TornOutput
+from ..errors import GeneratorCrashed, TornOutput
 from ..formulae.task import Task
 from ..generate.formats import SMILES, StructureFormat
+from ..generate.framed import CompressedPart, parts_option
 from ..storage import Store
-from .codec import Codec
+from .codec import Codec, ZstdCodec
 from .layout import manifest_path, part_path
 from .manifest import Manifest, PartInfo, part_starts
 
 QUEUE_DEPTH = 8  # blocks (~1 MiB each) waiting for the compression thread
+PART_DEPTH = 1  # compressed parts waiting for the upload thread (up to ~30 MB each)
 
 
 class _PartWriter(threading.Thread):
@@ -53,6 +57,10 @@ class _PartWriter(threading.Thread):
 
     def end_part(self, structures: int) -> None:
         self._send(("end", structures))
+
+    def put_part(self, part: CompressedPart) -> None:
+        """A part compressed already (by the engine): only hashed and stored."""
+        self._send(("part", part))
 
     def _send(self, item: tuple[str, Any]) -> None:
         if self.error is not None:
@@ -82,6 +90,12 @@ class _PartWriter(threading.Thread):
             in_flight, self._in_flight = self._in_flight, None
             self.parts.append(in_flight.result())
 
+    def _submit(self, index: int, data: bytes, structures: int, raw_bytes: int) -> None:
+        """Part `index` to the upload thread, once the part before it is stored."""
+        path = part_path(self.key, index, self.codec.extension)
+        self._settle()
+        self._in_flight = self._uploads.submit(self._store, path, data, structures, raw_bytes)
+
     def run(self) -> None:
         try:
             self._run()
@@ -102,17 +116,16 @@ class _PartWriter(threading.Thread):
             if self.error is not None or self.aborted:
                 continue  # keep draining so the producer never blocks on a dead consumer
             try:
+                if kind == "part":
+                    self._submit(index, value.data, value.structures, value.raw_bytes)
+                    index += 1
+                    continue
                 if compressor is None:
                     compressor = self.codec.compressor(f"{self.key}.{index:05d}{self.member}")
                 if kind == "data":
                     compressor.write(value)
                     continue
-                data = compressor.finish()
-                path = part_path(self.key, index, self.codec.extension)
-                self._settle()
-                self._in_flight = self._uploads.submit(
-                    self._store, path, data, value, compressor.raw_bytes
-                )
+                self._submit(index, compressor.finish(), value, compressor.raw_bytes)
                 compressor, index = None, index + 1
             except Exception as exc:
                 self.error = exc
@@ -149,10 +162,7 @@ class Sink:
         short), StorageError if a part cannot be stored; parts already stored then stay
         uncommitted orphans, overwritten when the task is redone.
         """
-        writer = _PartWriter(
-            self.store, self.codec, task.key, self.queue_depth, self.format.extension
-        )
-        writer.start()
+        writer = self._writer(task, self.queue_depth)
         try:
             in_part = self._feed(writer, blocks, task.key)
             if in_part:
@@ -161,6 +171,45 @@ class Sink:
         except BaseException:
             writer.abort()
             raise
+        return self._manifest(task, parts)
+
+    @property
+    def engine_parts(self) -> str | None:
+        """The built-in engine's option to compress and cut parts itself, exactly as this
+        sink would (`write_compressed`), or None when this codec cannot be made there."""
+        if not isinstance(self.codec, ZstdCodec):
+            return None
+        return parts_option(self.codec.level, self.part_size)
+
+    def write_compressed(self, task: Task, parts: Iterable[CompressedPart]) -> Manifest:
+        """As `write_parts`, for parts the engine compressed and cut (`engine_parts`): each
+        is hashed and stored by the upload thread; every part but the last must hold exactly
+        `part_size` structures, as `write_parts` cuts them."""
+        writer = self._writer(task, PART_DEPTH)
+        try:
+            short = 0  # structures of a part shorter than part_size: it must be the last
+            for part in parts:
+                if short or not 0 < part.structures <= self.part_size:
+                    raise GeneratorCrashed(
+                        f"{task.key}: the engine cut a part of {part.structures} structures"
+                        f"{f' after one of {short}' if short else ''}; parts hold "
+                        f"{self.part_size}"
+                    )
+                short = part.structures if part.structures < self.part_size else 0
+                writer.put_part(part)
+            stored = tuple(writer.finish())
+        except BaseException:
+            writer.abort()
+            raise
+        return self._manifest(task, stored)
+
+    def _writer(self, task: Task, depth: int) -> _PartWriter:
+        writer = _PartWriter(self.store, self.codec, task.key, depth, self.format.extension)
+        writer.start()
+        return writer
+
+    def _manifest(self, task: Task, parts: tuple[PartInfo, ...]) -> Manifest:
+        """The manifest of stored parts (not yet written: `commit` does)."""
         return Manifest(
             task=task.key,
             formula=task.formula,

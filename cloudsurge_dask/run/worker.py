@@ -16,7 +16,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ..clusters.logfilter import quiet_dask_worker
@@ -30,12 +29,7 @@ from ..errors import (
 )
 from ..formulae.task import Task
 from ..generate.formats import get_format
-from ..generate.generator import (
-    Generation,
-    refused_formula,
-    resolve_executable,
-    takes_several_formulae,
-)
+from ..generate.generator import refused_formula, resolve_executable, takes_several_formulae
 from ..output.codec import get_codec
 from ..output.manifest import Manifest
 from ..output.records import RecordBatch, TaskRecord, TaskStatus, utcnow
@@ -47,35 +41,15 @@ from ..screen.screener import Tally
 from ..screen.stage import ScreenStage
 from ..settings import JobMeta, Settings
 from ..storage import open_store
+from .sources import FormulaRun, GeneratorRuns, Source
 
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-
-
-@dataclass(frozen=True)
-class _Run:
-    """One formula's share of a task: its count, generator wall and CPU seconds and output
-    bytes (None when several formulae shared one process); `error` if the generator refused
-    it."""
-
-    formula: str
-    structures: int
-    seconds: float
-    raw_bytes: int | None
-    error: str | None = None
-    cpu_seconds: float = 0.0
-
-
 # what a worker tells an onlooker (the dashboard) as tasks start and end: one flat dict
 Report = Callable[[dict[str, Any]], None]
-
-# a source of one task's generator output, each block tagged with its formula: fills the
-# list with one _Run per formula as the generator runs end, so the list is complete once the
-# blocks are exhausted
-Source = Callable[[Task, list[_Run]], Iterator[tuple[str, bytearray]]]
 
 
 class Worker:
@@ -96,9 +70,10 @@ class Worker:
         self.root = meta.root
         self.settings = meta.settings  # what the job was queued with
         self.consumer = consumer or consumer_name()
-        self.executable = resolve_executable(self.settings.surge)
-        self.batch_capable = takes_several_formulae(self.executable)
+        executable = resolve_executable(self.settings.surge)
+        self.batch_capable = takes_several_formulae(executable)
         self.format = get_format(self.settings.format)
+        self.sources = GeneratorRuns(executable, self.settings, self.format.option)
         self.sink = Sink(
             open_store(meta.root),
             get_codec(self.settings.codec, content=self.format.extension),
@@ -107,6 +82,10 @@ class Worker:
         )
         spec = self.settings.screening
         self.screening = ScreenStage(spec, screen_processes) if spec.active else None
+        # the engine compresses and cuts the parts itself when nothing needs the lines
+        self.engine_parts = (
+            self.sink.engine_parts if self.batch_capable and self.screening is None else None
+        )
 
     def run(
         self,
@@ -225,34 +204,51 @@ class Worker:
             "generated": sum(r.generated for r in records),
         })  # fmt: skip
 
-    def _write_task(self, task: Task) -> tuple[Manifest, list[_Run]]:
+    def _write_task(self, task: Task) -> tuple[Manifest, list[FormulaRun]]:
         """A shard in one batch process; each formula the generator refuses (it names the
         first bad one) is set aside and the batch run again; if the refusal names none,
         one process per formula."""
+        if self.engine_parts is not None and not task.members:
+            return self._write_batch(task, {})
         if self.screening is not None or not (self.batch_capable and task.members):
-            return self._write(task, self._one_by_one)
+            return self._write(task, self.sources.one_by_one)
         refused: dict[str, str] = {}
         while len(refused) < len(task.members):
             try:
-                return self._write(task, functools.partial(self._batch, refused=dict(refused)))
+                return self._write_batch(task, dict(refused))
             except GeneratorRejected as exc:
                 named = refused_formula(str(exc))
                 if named is None or named[0] in refused:
                     break
                 refused[named[0]] = f"{named[0]}: {named[1]}"
-        return self._write(task, self._one_by_one)
+        return self._write(task, self.sources.one_by_one)
 
-    def _write(self, task: Task, source: Source) -> tuple[Manifest, list[_Run]]:
-        """The task's stages in a row: generator -> (screening) -> parts; then the stored
-        counts are checked against the generator's own, and only then is the manifest (the
-        commit point) written. Returns it and this attempt's runs."""
-        runs: list[_Run] = []
+    def _write_batch(
+        self, task: Task, refused: dict[str, str]
+    ) -> tuple[Manifest, list[FormulaRun]]:
+        """The task's formulae but the refused ones in one generator process: its parts
+        compressed and cut by the engine when it can (`engine_parts`), else by the sink."""
+        if self.engine_parts is None:
+            return self._write(task, functools.partial(self.sources.batch, refused=refused))
+        runs: list[FormulaRun] = []
+        parts = self.sources.batch(task, runs, refused=refused, framed=self.engine_parts)
+        return self._checked(task, self.sink.write_compressed(task, parts), runs)
+
+    def _write(self, task: Task, source: Source) -> tuple[Manifest, list[FormulaRun]]:
+        """The task's stages in a row: generator -> (screening) -> parts; then `_checked`."""
+        runs: list[FormulaRun] = []
         tagged = source(task, runs)
         if self.screening is None:
             blocks: Iterator[bytes | bytearray] = (block for _, block in tagged)
         else:
             blocks = self.screening.run(tagged)
-        manifest = self.sink.write_parts(task, blocks)
+        return self._checked(task, self.sink.write_parts(task, blocks), runs)
+
+    def _checked(
+        self, task: Task, manifest: Manifest, runs: list[FormulaRun]
+    ) -> tuple[Manifest, list[FormulaRun]]:
+        """The stored counts checked against the generator's own, and only then the
+        manifest (the commit point) written. Returns it and this attempt's runs."""
         generated = sum(run.structures for run in runs)
         stored = [(run.formula, self._stored(run)) for run in runs if run.error is None]
         if self.screening is not None:
@@ -273,71 +269,16 @@ class Worker:
         manifest = dataclasses.replace(manifest, index=index, generated=generated)
         return self.sink.commit(manifest), runs
 
-    def _tally(self, run: _Run) -> Tally | None:
+    def _tally(self, run: FormulaRun) -> Tally | None:
         """The screening of one formula's run (None without screening)."""
         if self.screening is None:
             return None
         found = self.screening.tallies.get(run.formula)
         return found or Tally(removed=[0] * len(self.screening.spec.labels))
 
-    def _stored(self, run: _Run) -> int:
+    def _stored(self, run: FormulaRun) -> int:
         screened = self._tally(run)
         return run.structures if screened is None else screened.stored
-
-    def _generation(self, task: Task, formulae: list[str] | None = None) -> Generation:
-        return Generation(
-            self.executable,
-            task,
-            self.settings.generator_options,
-            self.settings.generator_timeout,
-            formulae=formulae,
-            output=self.format.option,
-        )
-
-    def _batch(
-        self, task: Task, runs: list[_Run], *, refused: dict[str, str]
-    ) -> Iterator[tuple[str, bytearray]]:
-        """All formulae of a shard but the refused ones in one generator process (its blocks
-        tagged with the shard: formula boundaries are known only at the end)."""
-        chosen = [formula for formula in task.formulae if formula not in refused]
-        with self._generation(task, chosen) as generation:
-            for block in generation.blocks():
-                yield task.formula, block
-            result = generation.result
-        total = max(sum(result.times), 1e-9)
-        measured = iter(zip(result.counts, result.times, strict=True))
-        for formula in task.formulae:
-            if formula in refused:
-                runs.append(_Run(formula, 0, 0.0, 0, refused[formula]))
-                continue
-            count, seconds = next(measured)
-            share = seconds / total
-            runs.append(_Run(
-                formula, count, result.wall_seconds * share, None,
-                cpu_seconds=result.cpu_seconds * share,
-            ))  # fmt: skip
-
-    def _one_by_one(self, task: Task, runs: list[_Run]) -> Iterator[tuple[str, bytearray]]:
-        """One generator process per formula of the task, their outputs one after another,
-        each block tagged with its formula (what screening counts by)."""
-        for formula in task.formulae:
-            single = Task(formula) if task.members else task
-            wrote = 0
-            with self._generation(single) as generation:
-                try:
-                    for block in generation.blocks():
-                        wrote += len(block)
-                        yield formula, block
-                except GeneratorRejected as exc:
-                    if wrote or not task.members:
-                        raise
-                    runs.append(_Run(formula, 0, 0.0, 0, str(exc)))
-                    continue
-                result = generation.result
-            runs.append(_Run(
-                formula, result.structures, result.wall_seconds, wrote,
-                cpu_seconds=result.cpu_seconds,
-            ))  # fmt: skip
 
 
 def drain(redis_url: str | None, job: str, screen_processes: int = 1) -> RecordBatch:

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build and run the engine's C unit tests: test_output.c (output.c) and
-# test_graphs.c (cycles.c, substruct.c, planar.c, aromatic.c); no nauty needed.
+# Build and run the engine's C unit tests: test_output.c (output.c),
+# test_parts.c (parts.c: -Z's framed stream) and test_graphs.c (cycles.c,
+# substruct.c, planar.c, aromatic.c); no nauty needed (zlib and libzstd are).
 # Usage: tests/run.sh [reference-folder]   (default: shared/reference/surge2
 # beside the repository, when present).  Also runs ASan/UBSan builds when
 # the compiler supports them.  CC and CFLAGS are honoured.
@@ -16,6 +17,8 @@ cc=${CC:-cc}
 out=$(mktemp -d "${TMPDIR:-/tmp}/cs_engine_tests.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
 warn="-Wall -Wextra -Werror"
+out_src="$engine/output.c $engine/parts.c"
+out_libs="-lz -lzstd -lpthread"
 graph_src="$here/test_graphs.c $engine/cycles.c $engine/substruct.c $engine/planar.c $engine/aromatic.c $engine/util.c"
 
 total_pass=0
@@ -46,24 +49,37 @@ run_test() {
     fi
 }
 
+# shellcheck disable=SC2086
 $cc -O3 -std=gnu11 $warn ${CFLAGS:-} -I"$engine" -o "$out/test_output" \
-    "$here/test_output.c" "$engine/output.c" -lz
+    "$here/test_output.c" $out_src $out_libs
 echo "test_output:"
 run_test test_output "$out/test_output" ${ref:+"$ref"}
+
+# shellcheck disable=SC2086
+$cc -O2 -g -std=gnu11 $warn ${CFLAGS:-} -I"$engine" -o "$out/test_parts" \
+    "$here/test_parts.c" $out_src $out_libs
+echo "test_parts:"
+run_test test_parts "$out/test_parts"
 
 # shellcheck disable=SC2086
 $cc -O1 -g -std=gnu11 $warn ${CFLAGS:-} -I"$engine" -o "$out/test_graphs" $graph_src
 echo "test_graphs:"
 run_test test_graphs "$out/test_graphs"
 
-if $cc -fsanitize=address,undefined -x c -o "$out/probe" - -lz >/dev/null 2>&1 <<'C'
+# shellcheck disable=SC2086
+if $cc -fsanitize=address,undefined -x c -o "$out/probe" - $out_libs >/dev/null 2>&1 <<'C'
 int main(void) { return 0; }
 C
 then
     san="-O1 -g -std=gnu11 $warn -fsanitize=address,undefined -fno-sanitize-recover=all"
-    $cc $san -I"$engine" -o "$out/test_output_san" "$here/test_output.c" "$engine/output.c" -lz
+    # shellcheck disable=SC2086
+    $cc $san -I"$engine" -o "$out/test_output_san" "$here/test_output.c" $out_src $out_libs
     echo "test_output (sanitizer build):"
     run_test test_output_san "$out/test_output_san" ${ref:+"$ref"}
+    # shellcheck disable=SC2086
+    $cc $san -I"$engine" -o "$out/test_parts_san" "$here/test_parts.c" $out_src $out_libs
+    echo "test_parts (sanitizer build):"
+    run_test test_parts_san "$out/test_parts_san"
     # shellcheck disable=SC2086
     $cc $san -I"$engine" -o "$out/test_graphs_san" $graph_src
     echo "test_graphs (sanitizer build):"
