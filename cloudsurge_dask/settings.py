@@ -51,9 +51,9 @@ CLUSTER_KINDS = (ClusterKind.LOCAL.value, ClusterKind.KUBERNETES.value, ClusterK
 
 # the subcommands each kind of setting applies to
 FORMULAE = ("run", "formulae", "plan")
-REDIS = ("run", "enqueue", "worker", "status", "export")
+REDIS = ("run", "enqueue", "worker", "status", "stop", "export")
 QUEUED = ("run", "enqueue", "plan")  # fixed when a job is queued (and previewed by `plan`)
-OUTPUT = ("run", "enqueue", "status", "export", "verify", "cat", "ls", "jobs")
+OUTPUT = ("run", "enqueue", "status", "stop", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run", "plan")
 KUBE_OBJECTS = ("run", "plan", "manifests")  # also rendered into the Kubernetes objects
 SLURM = ("run", "plan", "sbatch-script")  # also rendered into the sbatch array script
@@ -187,6 +187,10 @@ class Settings:
     codec: str = setting(
         DEFAULT_CODEC, "Part compression (gz: ISA-L gzip; zip: deflate, like the reference "
         "system's parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
+    )
+    stop_timeout: float = setting(
+        300.0, "Seconds `stop` waits for the job's client to stop and save its records (0: no "
+        "limit).", SECONDS, ("stop",), "Queue",
     )
     cluster: str = setting(
         ClusterKind.LOCAL.value, "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",

@@ -30,16 +30,17 @@ from ..output.layout import job_url
 from ..output.ledger import JobState, Ledger, read_ledger, write_ledger
 from ..output.records import TaskRecord, read_records, records_frame, utcnow
 from ..queue.jobqueue import Counters, JobQueue, new_job_id
+from ..queue.presence import Presence
 from ..queue.redisclient import connect, redacted_url
 from ..queue.state import LocalState
 from ..screen.preflight import check_screening, provenance
 from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import Store, check_writable, open_store
 from .interruption import Interrupted, SignalGuard
-from .outcome import Outcome, save_finished
+from .outcome import Outcome, mark_running, save_finished
 from .progress import ProgressView
-from .resumption import contradictions, resume_command
-from .stopping import Stop, fault_of, stop_run
+from .resumption import refuse_contradictions, resume_command
+from .stopping import Stop, fault_of, requested, stop_run
 from .worker import drain
 
 STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
@@ -163,9 +164,10 @@ def _new(
                     queued = True
                     queue = JobQueue.open(url, job)
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
-                ending = _drive(url, meta, queue, cluster, guard, quiet)
-                cluster.close()  # every worker of this run gone before its end
-                return _end(ending, settings, meta, queue, state, started)
+                with Presence(queue):  # `status` and `stop` see the job driven
+                    ending = _drive(url, meta, queue, cluster, guard, quiet)
+                    cluster.close()  # every worker of this run gone before its end
+                    return _end(ending, settings, meta, queue, state, started)
     except BaseException as exc:
         if not queued and state is not None:
             state.remove()  # nothing was queued: nothing to resume
@@ -204,25 +206,19 @@ def _resume(
     with _redis(settings, state) as url:
         queue = JobQueue.open(url, job)
         meta = JobMeta.from_dict(queue.meta())
-        problems = contradictions(given, settings, meta, job)
-        if problems:
-            raise ConfigError(
-                f"--resume {job}: these flags contradict the queued job: {'; '.join(problems)}. "
-                "A resumed job keeps its formulae and queued settings; only where it runs "
-                "(--workers, --cluster, --scheduler, --cluster-timeout, Kubernetes flags) "
-                "may change"
-            )
+        refuse_contradictions(given, settings, meta, job)
         executable = resolve_executable(meta.settings.surge)
         fmt = get_format(meta.settings.format)
         probe(executable, meta.settings.generator_options, fmt.option)
-        check_writable(meta.root)
+        mark_running(check_writable(meta.root), resume_command(job, settings))
         if state is not None:
             queue.release()  # a private Redis: every lease in it belongs to a worker now gone
         queue.clear_stop()
         say(f"job {job}: resumed, {_left(queue.progress())} on {redacted_url(url)}")
-        with _EarlyCluster(settings) as cluster:
-            ending = _drive(url, meta, queue, cluster, guard, quiet)
-        return _end(ending, settings, meta, queue, state, started)
+        with Presence(queue):
+            with _EarlyCluster(settings) as cluster:
+                ending = _drive(url, meta, queue, cluster, guard, quiet)
+            return _end(ending, settings, meta, queue, state, started)
 
 
 def _left(progress: Counters) -> str:
@@ -280,13 +276,12 @@ def _drive(
                                  pure=False, key=f"drain-{queue.job}-{i}")
             for i in range(handle.drains)
         ]  # fmt: skip
-        while not all(f.done() for f in futures):
+        while stop is None and not all(f.done() for f in futures):
             view.update(queue.progress())
             with contextlib.suppress(TimeoutError):
                 distributed_wait(futures, timeout=0.5)
-            stop = fault_of(futures, kind)
-            if stop is not None:
-                break
+            stop = fault_of(futures, kind) or requested(queue, kind)
+        stop = stop or requested(queue, kind)  # the drains may all have stopped on it first
         for future in futures if stop is None else ():
             if future.status == "finished":
                 gathered.extend(future.result().records)

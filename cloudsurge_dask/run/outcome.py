@@ -10,7 +10,7 @@ from ..output.layout import RECORDS_FILE
 from ..output.ledger import JobState, Ledger, read_ledger, write_ledger
 from ..output.records import TaskStatus, records_frame, utcnow
 from ..queue.jobqueue import JobQueue
-from ..storage import STORAGE_ATTEMPTS, open_store
+from ..storage import STORAGE_ATTEMPTS, Store, open_store
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,11 @@ def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None)
     frame = records_frame(queue.records()) if frame is None else frame
     save_records(queue, root, frame, JobState.FINISHED)
     return root
+
+
+def mark_running(store: Store, resume: str) -> None:
+    """A resumed job's ledger says it runs again (and how to go on from where it is run now),
+    so `status` read from the output alone, as for a detached run, tells the truth."""
+    ledger = read_ledger(store)
+    if ledger is not None and ledger.state != JobState.FINISHED:
+        write_ledger(store, ledger.moved(state=JobState.RUNNING, reason="", resume=resume))
