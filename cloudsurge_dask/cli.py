@@ -222,6 +222,13 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
 
     given = given_settings(ctx, values)
     settings = build_settings(values)
+    if settings.detach:
+        from .run.detached import detach
+
+        job, message = detach(settings, lambda: load_formulae(settings), resume, given)
+        click.echo(message, err=True)
+        click.echo(job)
+        return
     # formulae are made (CDK) while the cluster starts
     outcome = run_job(
         settings, lambda: load_formulae(settings), job=resume, quiet=quiet, given=given

@@ -196,8 +196,9 @@ class Settings:
         ClusterKind.LOCAL.value, "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
     )
     scheduler: str | None = setting(
-        None, "Address of an existing Dask scheduler to use instead of a new cluster.", TEXT,
-        RUN, "Cluster",
+        None, "Address of an existing Dask scheduler to use instead of a new cluster (with "
+        "--cluster kubernetes: one in Kubernetes, whose workers take the Redis URL from their "
+        "Secret, as a detached run's client does).", TEXT, RUN, "Cluster",
     )
     workers: int = setting(
         _cores, "Local worker processes, one single-threaded drain each.", POSITIVE, RUN,
@@ -238,6 +239,13 @@ class Settings:
     service_account: str | None = setting(
         None, "Service account of the worker pods (Workload Identity).", TEXT, RUN,
         "Kubernetes",
+    )
+    detach: bool = setting(
+        False, "With --cluster kubernetes: run the job's client in the cluster too (a DaskJob: "
+        "its own scheduler, workers and client pod) and return at once; the job is queued from "
+        "here on --redis-url, its output must be one the pods reach (gs://...). Follow it with "
+        "`status JOB`, stop it with `stop JOB`, go on with `run --resume JOB --detach`.",
+        click.BOOL, ("run",), "Kubernetes", switch=True,
     )
     adaptive_max: int = setting(
         0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
@@ -308,8 +316,11 @@ class Settings:
     def __post_init__(self) -> None:
         """Checks that hold however the object was made (build, replace, or directly)."""
         check(self)
-        if self.scheduler and self.cluster != ClusterKind.LOCAL:
+        if self.scheduler and self.cluster == ClusterKind.SLURM:
             raise ConfigError(f"--scheduler and --cluster {self.cluster} exclude each other")
+        if self.detach and (self.cluster != ClusterKind.KUBERNETES or self.scheduler):
+            raise ConfigError("--detach runs the client in Kubernetes: give --cluster kubernetes "
+                              "(and no --scheduler)")
         if self.slurm_processes > self.slurm_cores:
             raise ConfigError("--slurm-processes must not exceed --slurm-cores (a core each)")
         if self.screening.active and self.format != SMILES.name:

@@ -12,7 +12,7 @@ import shlex
 from ..declaration import declared
 from ..errors import ConfigError
 from ..output.layout import job_url
-from ..settings import JobMeta, Settings
+from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import is_local, local_path
 
 
@@ -22,6 +22,10 @@ def resume_command(job: str, settings: Settings) -> str:
     default = Settings.build(env={})
     if settings.output != default.output:
         words += ["--output", settings.output]
+    if settings.detach or (settings.cluster == ClusterKind.KUBERNETES and settings.scheduler):
+        words += ["--cluster", ClusterKind.KUBERNETES.value, "--detach"]  # it went on in a pod
+        if settings.namespace != default.namespace:
+            words += ["--namespace", settings.namespace]
     shared = " (with CLOUDSURGE_REDIS_URL set to the same Redis)" if settings.redis_url else ""
     return shlex.join(words) + shared
 
