@@ -37,7 +37,7 @@ from ..screen.preflight import check_screening, provenance
 from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import Store, check_writable, open_store
 from .interruption import Interrupted, SignalGuard
-from .outcome import Outcome, mark_running, save_finished
+from .outcome import LedgerProgress, Outcome, mark_running, save_finished
 from .progress import ProgressView
 from .resumption import refuse_contradictions, resume_command
 from .stopping import Stop, fault_of, requested, stop_run
@@ -251,7 +251,7 @@ def _drive(
     """Drain the queued job: the records the drains returned, or why the run must stop (a
     signal, a fault of the storage or the queue, a cluster that cannot start). The caller
     ends it once the cluster, and with it every worker of this run, is gone."""
-    view = ProgressView(quiet)
+    view, noted = ProgressView(quiet), LedgerProgress(meta.root)
     gathered: list[TaskRecord] = []
     kind = ClusterKind.LOCAL
     stop: Stop | None = None
@@ -277,7 +277,9 @@ def _drive(
             for i in range(handle.drains)
         ]  # fmt: skip
         while stop is None and not all(f.done() for f in futures):
-            view.update(queue.progress())
+            current = queue.progress()
+            view.update(current)
+            noted.note(current)
             with contextlib.suppress(TimeoutError):
                 distributed_wait(futures, timeout=0.5)
             stop = fault_of(futures, kind) or requested(queue, kind)

@@ -16,6 +16,7 @@ deleted).
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import threading
 import time
@@ -156,6 +157,15 @@ def test_stop_of_a_detached_run_then_resume_detached(cluster: Any) -> None:
     while progress(cluster.redis_url, job)[1] < 50:
         assert time.monotonic() < deadline and job_status(ns, name) != "Failed"
         time.sleep(0.5)
+    # from the output alone (no Redis), as from a laptop: job.json has the counts so far
+    deadline = time.monotonic() + 90
+    while True:
+        status = LIVE.cli("status", job, "--output", output, env=cluster.env)
+        final = re.match(rf"job {job}: running .*?: ([\d,]+) of", status.stdout)
+        if final and int(final.group(1).replace(",", "")) > 0:
+            break
+        assert time.monotonic() < deadline, status.stdout + status.stderr
+        time.sleep(2)
     env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
     status = LIVE.cli("status", job, "--output", output, env=env)
     assert f"its client: PID 1 on {name}-runner" in status.stdout, status.stdout + status.stderr
