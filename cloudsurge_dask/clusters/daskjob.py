@@ -119,7 +119,8 @@ def submit_daskjob(manifest: dict[str, Any], settings: Settings) -> None:
     kind = new_class("DaskJob", version=API_VERSION, namespaced=True)
 
     async def create() -> None:
-        await kind(manifest, namespace=settings.namespace).create()
+        resource = await kind(manifest, namespace=settings.namespace)
+        await resource.create()
 
     try:
         asyncio.run(asyncio.wait_for(create(), settings.cluster_timeout or None))

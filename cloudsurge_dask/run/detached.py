@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 
 from ..clusters.daskjob import daskjob_name, render_daskjob, submit_daskjob
-from ..errors import ConfigError
+from ..errors import ClusterError, ConfigError
 from ..formulae.formula import Formula
 from ..output.layout import job_url
 from ..output.ledger import JobState, read_ledger
@@ -25,7 +25,7 @@ from ..screen.preflight import check_screening
 from ..settings import JobMeta, Settings
 from ..storage import check_writable, is_local, open_store
 from .job import enqueue
-from .resumption import refuse_contradictions
+from .resumption import refuse_contradictions, resume_command
 
 
 def _check(settings: Settings) -> str:
@@ -82,7 +82,13 @@ def detach(
             return job, done
         said = f"job {job}: resumed"
     name = daskjob_name(job)
-    submit_daskjob(render_daskjob(settings, job, name), settings)
+    try:
+        submit_daskjob(render_daskjob(settings, job, name), settings)
+    except ClusterError as exc:
+        raise ClusterError(
+            f"{exc}; job {job} is queued: once that is fixed, go on with "
+            f"{resume_command(job, settings)}"
+        ) from None
     ns = settings.namespace
     flags = shlex.join(["--output", settings.output])
     return job, "\n".join([
