@@ -30,7 +30,10 @@ JOB_LABEL = "cloudsurge/job"  # on the DaskJob, and from it on its cluster's and
 # core; memory for the records of a large job, gathered at its end
 CLIENT_RESOURCES = resources("250m", "2Gi", "1Gi")
 # settings of the user's machine that mean nothing in the pod, or that the pod gets otherwise
-NOT_PASSED = frozenset({"redis_url", "scheduler", "cluster", "detach", "workers", "redis_bind"})
+# (a forward to Redis from outside the cluster, where it is set, included)
+NOT_PASSED = frozenset(
+    {"redis_url", "redis_forward", "scheduler", "cluster", "detach", "workers", "redis_bind"}
+)
 
 
 def daskjob_name(job: str) -> str:
