@@ -26,8 +26,8 @@ from .settings import ClusterKind, Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 SUBCOMMANDS = (
-    "run", "plan", "formulae", "enqueue", "worker", "status", "export", "verify", "cat", "ls",
-    "jobs", "manifests", "sbatch-script",
+    "run", "plan", "formulae", "enqueue", "worker", "status", "stop", "export", "verify", "cat",
+    "ls", "jobs", "manifests", "sbatch-script",
 )  # fmt: skip
 SORTS = ("formula", "task", "status", "structures")  # `ls --sort`: catalog.Entry fields
 OWN = "Options"  # the help section of a subcommand's own flags (not settings)
@@ -222,6 +222,13 @@ def run(ctx: click.Context, resume: str | None, quiet: bool, **values: Any) -> N
 
     given = given_settings(ctx, values)
     settings = build_settings(values)
+    if settings.detach:
+        from .run.detached import detach
+
+        job, message = detach(settings, lambda: load_formulae(settings), resume, given)
+        click.echo(message, err=True)
+        click.echo(job)
+        return
     # formulae are made (CDK) while the cluster starts
     outcome = run_job(
         settings, lambda: load_formulae(settings), job=resume, quiet=quiet, given=given
@@ -337,6 +344,20 @@ def status(job: str, **values: Any) -> None:
     from .results.status import describe
 
     click.echo(describe(build_settings(values), job))
+
+
+@job_command("stop")
+def stop(job: str, **values: Any) -> None:
+    """Ask the client running JOB (attached or detached, on any cluster) to stop as Ctrl-C
+    stops it: drains stop after the task in hand, leases go back, the records so far and
+    job.json are saved; waits for that, then prints where the job stands and how to resume.
+    A job that is not running (finished, stopped, unknown) is one line and exit status 2."""
+    from .results.status import ended
+    from .run.stoprequest import stop_job
+
+    settings = build_settings(values)
+    stop_job(settings, job, settings.stop_timeout, lambda text: click.echo(text, err=True))
+    click.echo(ended(settings, job))
 
 
 @job_command("export")

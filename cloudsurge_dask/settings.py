@@ -51,9 +51,9 @@ CLUSTER_KINDS = (ClusterKind.LOCAL.value, ClusterKind.KUBERNETES.value, ClusterK
 
 # the subcommands each kind of setting applies to
 FORMULAE = ("run", "formulae", "plan")
-REDIS = ("run", "enqueue", "worker", "status", "export")
+REDIS = ("run", "enqueue", "worker", "status", "stop", "export")
 QUEUED = ("run", "enqueue", "plan")  # fixed when a job is queued (and previewed by `plan`)
-OUTPUT = ("run", "enqueue", "status", "export", "verify", "cat", "ls", "jobs")
+OUTPUT = ("run", "enqueue", "status", "stop", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run", "plan")
 KUBE_OBJECTS = ("run", "plan", "manifests")  # also rendered into the Kubernetes objects
 SLURM = ("run", "plan", "sbatch-script")  # also rendered into the sbatch array script
@@ -188,12 +188,17 @@ class Settings:
         DEFAULT_CODEC, "Part compression (gz: ISA-L gzip; zip: deflate, like the reference "
         "system's parts).", click.Choice(CODECS), QUEUED, "Output", stored=True,
     )
+    stop_timeout: float = setting(
+        300.0, "Seconds `stop` waits for the job's client to stop and save its records (0: no "
+        "limit).", SECONDS, ("stop",), "Queue",
+    )
     cluster: str = setting(
         ClusterKind.LOCAL.value, "Cluster kind.", click.Choice(CLUSTER_KINDS), RUN, "Cluster",
     )
     scheduler: str | None = setting(
-        None, "Address of an existing Dask scheduler to use instead of a new cluster.", TEXT,
-        RUN, "Cluster",
+        None, "Address of an existing Dask scheduler to use instead of a new cluster (with "
+        "--cluster kubernetes: one in Kubernetes, whose workers take the Redis URL from their "
+        "Secret, as a detached run's client does).", TEXT, RUN, "Cluster",
     )
     workers: int = setting(
         _cores, "Local worker processes, one single-threaded drain each.", POSITIVE, RUN,
@@ -240,6 +245,13 @@ class Settings:
     service_account: str | None = setting(
         None, "Service account of the worker pods (Workload Identity).", TEXT, RUN,
         "Kubernetes",
+    )
+    detach: bool = setting(
+        False, "With --cluster kubernetes: run the job's client in the cluster too (a DaskJob: "
+        "its own scheduler, workers and client pod) and return at once; the job is queued from "
+        "here on --redis-url, its output must be one the pods reach (gs://...). Follow it with "
+        "`status JOB`, stop it with `stop JOB`, go on with `run --resume JOB --detach`.",
+        click.BOOL, ("run",), "Kubernetes", switch=True,
     )
     adaptive_max: int = setting(
         0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
@@ -310,8 +322,11 @@ class Settings:
     def __post_init__(self) -> None:
         """Checks that hold however the object was made (build, replace, or directly)."""
         check(self)
-        if self.scheduler and self.cluster != ClusterKind.LOCAL:
+        if self.scheduler and self.cluster == ClusterKind.SLURM:
             raise ConfigError(f"--scheduler and --cluster {self.cluster} exclude each other")
+        if self.detach and (self.cluster != ClusterKind.KUBERNETES or self.scheduler):
+            raise ConfigError("--detach runs the client in Kubernetes: give --cluster kubernetes "
+                              "(and no --scheduler)")
         if self.slurm_processes > self.slurm_cores:
             raise ConfigError("--slurm-processes must not exceed --slurm-cores (a core each)")
         if self.screening.active and self.format != SMILES.name:

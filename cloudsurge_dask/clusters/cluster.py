@@ -135,10 +135,13 @@ def _remote(settings: Settings) -> Iterator[ClusterHandle]:
     with client:
         hint = f"start some with `dask worker {address} --nthreads 1`"
         _wait_for_workers(client, 1, settings, hint)
+        if settings.cluster == ClusterKind.KUBERNETES:  # a DaskJob's own, its pods still coming
+            kind, drains = ClusterKind.KUBERNETES, expected_drains(settings)
+        else:
+            kind, drains = ClusterKind.SCHEDULER, len(client.nthreads())
         yield ClusterHandle(
-            client, len(client.nthreads()), _dashboard(client), ClusterKind.SCHEDULER,
-            screen_processes(settings, ClusterKind.SCHEDULER),
-        )  # fmt: skip
+            client, drains, _dashboard(client), kind, screen_processes(settings, kind)
+        )
 
 
 def _operator() -> Any:

@@ -244,7 +244,7 @@ def _rbac(values: KubeValues) -> list[dict[str, Any]]:
     rules = [
         {
             "apiGroups": ["kubernetes.dask.org"],
-            "resources": ["daskclusters", "daskworkergroups", "daskautoscalers"],
+            "resources": ["daskclusters", "daskworkergroups", "daskautoscalers", "daskjobs"],
             "verbs": [*read, "create", "update", "patch", "delete"],
         },
         {"apiGroups": [""], "resources": ["pods", "services"], "verbs": read},
@@ -258,8 +258,16 @@ def _rbac(values: KubeValues) -> list[dict[str, Any]]:
         subjects.append(
             {"kind": "User", "name": values.client_user, "apiGroup": "rbac.authorization.k8s.io"}
         )
+    # a detached run's client pod writes the output as this account: Workload Identity too
+    identity = {}
+    if values.gcp_service_account:
+        identity = {"annotations": {"iam.gke.io/gcp-service-account": values.gcp_service_account}}
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(CLIENT_NAME, values)},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(CLIENT_NAME, values, **identity),
+        },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",

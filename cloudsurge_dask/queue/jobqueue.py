@@ -104,6 +104,7 @@ class JobQueue:
         self.meta_key, self.stream_key = f"{prefix}:meta", f"{prefix}:stream"
         self.records_key, self.errors_key = f"{prefix}:records", f"{prefix}:errors"
         self.progress_key, self.stop_key = f"{prefix}:progress", f"{prefix}:stop"
+        self.client_key = f"{prefix}:client"  # queue.presence: the client driving the job
         self._enqueue = client.register_script(ENQUEUE)
         self._lease = client.register_script(LEASE)
         self._heartbeat = client.register_script(HEARTBEAT)
@@ -356,7 +357,7 @@ class JobQueue:
     def delete(self) -> int:
         """Remove every key of this job (and its id from the jobs set); returns keys deleted."""
         keys = [self.meta_key, self.stream_key, self.records_key, self.errors_key,
-                self.progress_key, self.stop_key]  # fmt: skip
+                self.progress_key, self.stop_key, self.client_key]  # fmt: skip
         with self._errors():
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(*keys)

@@ -11,6 +11,7 @@ from ..errors import QueueError, StorageError
 from ..output.layout import RECORDS_FILE, job_url
 from ..output.ledger import JobState, Ledger, read_ledger
 from ..queue.jobqueue import Counters, JobQueue
+from ..queue.presence import holder
 from ..queue.state import LocalState
 from ..settings import Settings
 from ..storage import open_store
@@ -35,7 +36,9 @@ def _live(url: str, job: str, how: str) -> str:
     queue = JobQueue.open(url, job)
     stop = queue.stop_requested()
     asked = f"; workers asked to stop: {stop}" if stop else ""
-    return f"job {job}: {how}: {_counts(queue.progress())}{asked}"
+    who = holder(queue)
+    driven = f"; its client: {who}" if who else "; no client drives it"
+    return f"job {job}: {how}: {_counts(queue.progress())}{asked}{driven}"
 
 
 def _from_files(settings: Settings, job: str, state: LocalState) -> str:
@@ -56,11 +59,11 @@ def _from_files(settings: Settings, job: str, state: LocalState) -> str:
     if ledger.reason:
         lines.append(f"why: {ledger.reason}")
     if ledger.state != JobState.FINISHED:
-        if ledger.state == JobState.RUNNING:
+        if ledger.state == JobState.RUNNING and state.exists():
             lines.append("its client is gone (no run holds the job): it was stopped abruptly")
         if ledger.resume:
             lines.append(f"resume with: {ledger.resume}")
-        if not state.exists():
+        if not state.exists() and not settings.redis_url:
             lines.append(
                 f"(no saved state in {state.folder}: if it ran on a shared Redis, give --redis-url)"
             )
@@ -79,3 +82,15 @@ def describe(settings: Settings, job: str) -> str:
         except QueueError:
             pass  # the run ended between the two looks: the files tell the rest
     return _from_files(settings, job, state)
+
+
+def ended(settings: Settings, job: str) -> str:
+    """What `stop` prints once the client let go: the ledger it saved, or, where the output
+    cannot be read from here (a volume inside a cluster), the counts in Redis."""
+    state = LocalState.of(settings.output, job)
+    try:
+        return _from_files(settings, job, state)
+    except StorageError:
+        if not settings.redis_url:
+            raise
+        return _live(settings.redis_url, job, "stopped")

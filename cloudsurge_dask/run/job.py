@@ -25,6 +25,7 @@ from ..output.layout import job_url
 from ..output.ledger import JobState, Ledger, read_ledger, write_ledger
 from ..output.records import TaskRecord, read_records, records_frame, utcnow
 from ..queue.jobqueue import Counters, JobQueue, new_job_id
+from ..queue.presence import Presence
 from ..queue.redisclient import connect, redacted_url
 from ..queue.state import LocalState
 from ..screen.preflight import check_screening, provenance
@@ -32,10 +33,10 @@ from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import Store, check_writable, open_store
 from .interruption import Interrupted, SignalGuard
 from .launch import Launch, drain_here, drains_here, needs_cluster
-from .outcome import Outcome, save_finished
+from .outcome import LedgerProgress, Outcome, mark_running, save_finished
 from .progress import ProgressView
-from .resumption import contradictions, resume_command
-from .stopping import Stop, fault_of, stop_run
+from .resumption import refuse_contradictions, resume_command
+from .stopping import Stop, fault_of, requested, stop_run
 
 STOP_GRACE = 10.0  # seconds a stopping run waits for drains to finish their task in hand
 STOP_GRACE_SCHEDULER = 120.0
@@ -122,8 +123,9 @@ def _new(
                     say(f"job {job}: {len(chosen)} formulae queued on {redacted_url(url)}")
                 if needs_cluster(settings, queue.progress().estimate):
                     cluster.start()
-                ending = _drive(url, settings, queue, cluster, guard, quiet)
-                return _end(ending, settings, meta, queue, state, started, cluster)
+                with Presence(queue):  # `status` and `stop` see the job driven
+                    ending = _drive(url, settings, meta, queue, cluster, guard, quiet)
+                    return _end(ending, settings, meta, queue, state, started, cluster)
     except BaseException as exc:
         if not queued and state is not None:
             state.remove()  # nothing was queued: nothing to resume
@@ -162,24 +164,17 @@ def _resume(
     with _redis(settings, state) as url:
         queue = JobQueue.open(url, job)
         meta = JobMeta.from_dict(queue.meta())
-        problems = contradictions(given, settings, meta, job)
-        if problems:
-            raise ConfigError(
-                f"--resume {job}: these flags contradict the queued job: {'; '.join(problems)}. "
-                "A resumed job keeps its formulae and queued settings; only where it runs "
-                "(--workers, --cluster, --scheduler, --cluster-timeout, Kubernetes flags) "
-                "may change"
-            )
+        refuse_contradictions(given, settings, meta, job)
         executable = resolve_executable(meta.settings.surge)
         fmt = get_format(meta.settings.format)
         probe(executable, meta.settings.generator_options, fmt.option)
-        check_writable(meta.root)
+        mark_running(check_writable(meta.root), resume_command(job, settings))
         if state is not None:
             queue.release()  # a private Redis: every lease in it belongs to a worker now gone
         queue.clear_stop()
         say(f"job {job}: resumed, {_left(queue.progress())} on {redacted_url(url)}")
-        with Launch(settings) as cluster:
-            ending = _drive(url, settings, queue, cluster, guard, quiet)
+        with Presence(queue), Launch(settings) as cluster:
+            ending = _drive(url, settings, meta, queue, cluster, guard, quiet)
             return _end(ending, settings, meta, queue, state, started, cluster)
 
 
@@ -205,16 +200,17 @@ def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
 def _drive(
     url: str,
     settings: Settings,
+    meta: JobMeta,
     queue: JobQueue,
     cluster: Launch,
     guard: SignalGuard,
     quiet: bool,
 ) -> list[TaskRecord] | Stop:
     """Drain the queued job: the records the drains returned, or why the run must stop (a
-    signal, a fault of the storage or the queue, a cluster that cannot start). The client
-    drains too while a local cluster starts (or alone, for a small job). The caller ends it
-    once the cluster, and with it every worker of this run, is gone."""
-    view = ProgressView(quiet)
+    signal, `stop JOB`, a fault of the storage or the queue, a cluster that cannot start).
+    The client drains too while a local cluster starts (or alone, for a small job). The
+    caller ends it once the cluster, and with it every worker of this run, is gone."""
+    view, noted = ProgressView(quiet), LedgerProgress(meta.root)
     gathered: list[TaskRecord] = []
     kind = ClusterKind.LOCAL
     stop: Stop | None = None
@@ -231,44 +227,26 @@ def _drive(
             gathered.extend(
                 drain_here(url, queue.job, settings, cluster, queue.progress, view.update)
             )
-            if not cluster.started or queue.finished() or queue.stop_requested() is not None:
-                view.close(queue.progress())
-                return gathered
-        from ..clusters.dashboard import announce, page_link
-        from .worker import drain
+            stop = requested(queue, kind)
+        if stop is None and cluster.started and not queue.finished():
+            from distributed import wait as distributed_wait
 
-        handle = cluster()
-        kind = handle.kind
-        progress = queue.progress()
-        announce(
-            handle.client, queue.job, progress.formulae, progress.total,
-            formulae_done=progress.formulae_final, tasks_done=progress.done + progress.failed,
-            structures=progress.structures, generated=progress.generated,
-        )  # fmt: skip
-        if handle.dashboard:
-            view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
-        worker_url = None if handle.kind == ClusterKind.KUBERNETES else url
-        if handle.setup is not None:
-            handle.setup(handle.client, worker_url, queue.job)
-        futures = [
-            handle.client.submit(drain, worker_url, queue.job, handle.screen_processes,
-                                 pure=False, key=f"drain-{queue.job}-{i}")
-            for i in range(handle.drains)
-        ]  # fmt: skip
-        from distributed import wait as distributed_wait
-
-        while not all(f.done() for f in futures):
-            view.update(queue.progress())
-            with contextlib.suppress(TimeoutError):
-                distributed_wait(futures, timeout=0.5)
-            stop = fault_of(futures, kind)
-            if stop is not None:
-                break
-        for future in futures if stop is None else ():
-            if future.status == "finished":
-                gathered.extend(future.result().records)
-            else:
-                view.say(f"a drain ended with {future.exception()!r}; its records come from Redis")
+            futures, kind = _start_drains(url, queue, cluster, view)
+            while stop is None and not all(f.done() for f in futures):
+                current = queue.progress()
+                view.update(current)
+                noted.note(current)
+                with contextlib.suppress(TimeoutError):
+                    distributed_wait(futures, timeout=0.5)
+                stop = fault_of(futures, kind) or requested(queue, kind)
+            stop = stop or requested(queue, kind)  # the drains may all have stopped on it first
+            for future in futures if stop is None else ():
+                if future.status == "finished":
+                    gathered.extend(future.result().records)
+                else:
+                    view.say(
+                        f"a drain ended with {future.exception()!r}; its records come from Redis"
+                    )
     except Interrupted as exc:
         stop = Stop(f"interrupted by {exc.name}", JobState.INTERRUPTED, exc.exit_code, kind)
     except CloudSurgeError as exc:
@@ -291,6 +269,34 @@ def _drive(
         with contextlib.suppress(Exception):
             distributed_wait(futures, timeout=0 if stop.queue else grace)
     return stop
+
+
+def _start_drains(
+    url: str, queue: JobQueue, cluster: Launch, view: ProgressView
+) -> tuple[list[Any], ClusterKind]:
+    """Wait for the cluster, show the job on its dashboard, and start one drain per worker
+    process; returns their futures and the cluster's kind."""
+    from ..clusters.dashboard import announce, page_link
+    from .worker import drain
+
+    handle = cluster()
+    progress = queue.progress()
+    announce(
+        handle.client, queue.job, progress.formulae, progress.total,
+        formulae_done=progress.formulae_final, tasks_done=progress.done + progress.failed,
+        structures=progress.structures, generated=progress.generated,
+    )  # fmt: skip
+    if handle.dashboard:
+        view.say(f"dashboard: {handle.dashboard} (this job: {page_link(handle.dashboard)})")
+    worker_url = None if handle.kind == ClusterKind.KUBERNETES else url
+    if handle.setup is not None:
+        handle.setup(handle.client, worker_url, queue.job)
+    futures = [
+        handle.client.submit(drain, worker_url, queue.job, handle.screen_processes,
+                             pure=False, key=f"drain-{queue.job}-{i}")
+        for i in range(handle.drains)
+    ]  # fmt: skip
+    return futures, handle.kind
 
 
 def _end(

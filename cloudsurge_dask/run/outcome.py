@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 
 import pandas as pd
 
+from ..errors import StorageError
 from ..output.layout import RECORDS_FILE
 from ..output.ledger import JobState, Ledger, read_ledger, write_ledger
 from ..output.records import TaskStatus, records_frame, utcnow
-from ..queue.jobqueue import JobQueue
-from ..storage import STORAGE_ATTEMPTS, open_store
+from ..queue.jobqueue import Counters, JobQueue
+from ..storage import STORAGE_ATTEMPTS, Store, open_store
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,38 @@ def save_finished(queue: JobQueue, root: str, frame: pd.DataFrame | None = None)
     frame = records_frame(queue.records()) if frame is None else frame
     save_records(queue, root, frame, JobState.FINISHED)
     return root
+
+
+def mark_running(store: Store, resume: str) -> None:
+    """A resumed job's ledger says it runs again (and how to go on from where it is run now),
+    so `status` read from the output alone, as for a detached run, tells the truth."""
+    ledger = read_ledger(store)
+    if ledger is not None and ledger.state != JobState.FINISHED:
+        write_ledger(store, ledger.moved(state=JobState.RUNNING, reason="", resume=resume))
+
+
+LEDGER_SECONDS = 30.0  # how often a running client writes its counts into job.json
+
+
+class LedgerProgress:
+    """A running client's counts in job.json every LEDGER_SECONDS, so that `status` read
+    from the output alone (a detached run's, from a machine without its Redis) says how far
+    the job got. Best effort: a failing write is the workers' fault to report, not this."""
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._last = time.monotonic()
+
+    def note(self, progress: Counters) -> None:
+        if time.monotonic() - self._last < LEDGER_SECONDS:
+            return
+        self._last = time.monotonic()
+        with contextlib.suppress(StorageError):
+            store = open_store(self._root, retries=1)
+            ledger = read_ledger(store)
+            if ledger is not None:
+                write_ledger(store, ledger.moved(
+                    state=JobState.RUNNING, done=progress.done, failed=progress.failed,
+                    formulae_final=progress.formulae_final, structures=progress.structures,
+                    generated=progress.generated,
+                ))  # fmt: skip

@@ -10,17 +10,22 @@ from __future__ import annotations
 import shlex
 
 from ..declaration import declared
+from ..errors import ConfigError
 from ..output.layout import job_url
-from ..settings import JobMeta, Settings
+from ..settings import ClusterKind, JobMeta, Settings
 from ..storage import is_local, local_path
 
 
 def resume_command(job: str, settings: Settings) -> str:
     """The exact command that goes on with `job` (the Redis URL stays in its variable)."""
     words = ["python", "-m", "cloudsurge_dask", "run", "--resume", job]
-    default = Settings.build(env={}).output
-    if settings.output != default:
+    default = Settings.build(env={})
+    if settings.output != default.output:
         words += ["--output", settings.output]
+    if settings.detach or (settings.cluster == ClusterKind.KUBERNETES and settings.scheduler):
+        words += ["--cluster", ClusterKind.KUBERNETES.value, "--detach"]  # it went on in a pod
+        if settings.namespace != default.namespace:
+            words += ["--namespace", settings.namespace]
     shared = " (with CLOUDSURGE_REDIS_URL set to the same Redis)" if settings.redis_url else ""
     return shlex.join(words) + shared
 
@@ -44,3 +49,17 @@ def contradictions(given: frozenset[str], settings: Settings, meta: JobMeta, job
         if mine != theirs:
             problems.append(f"{item.flag} {mine!r} (the job has {theirs!r})")
     return problems
+
+
+def refuse_contradictions(
+    given: frozenset[str], settings: Settings, meta: JobMeta, job: str
+) -> None:
+    """One ConfigError naming every flag of a resume that contradicts the queued job."""
+    problems = contradictions(given, settings, meta, job)
+    if problems:
+        raise ConfigError(
+            f"--resume {job}: these flags contradict the queued job: {'; '.join(problems)}. "
+            "A resumed job keeps its formulae and queued settings; only where it runs "
+            "(--workers, --cluster, --scheduler, --cluster-timeout, Kubernetes flags) "
+            "may change"
+        )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..queue.state import LocalState
     from ..settings import JobMeta
 
+STOP_EXIT_CODE = 130  # a run stopped by `stop JOB` ends as one stopped by Ctrl-C
 REDIS_WRITABLE_SECONDS = 10.0  # after a full disk is relieved, Redis retries its AOF each 1 s
 
 
@@ -142,6 +143,16 @@ def stop_run(
     return Outcome(
         queue.job, meta.root, frame, seconds, stop.state, "\n".join(lines), stop.exit_code
     )
+
+
+def requested(queue: JobQueue, kind: str) -> Stop | None:
+    """A stop asked for from outside the run (`stop JOB`, from any machine that reaches the
+    job's Redis): the run then stops as on Ctrl-C. Only the client itself asks otherwise, and
+    only once it is stopping already."""
+    asked = queue.stop_requested()
+    if asked is None:
+        return None
+    return Stop(f"interrupted by {asked}", JobState.INTERRUPTED, STOP_EXIT_CODE, kind)
 
 
 def fault_of(futures: Sequence[object], kind: str) -> Stop | None:

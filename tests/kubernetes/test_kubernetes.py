@@ -14,11 +14,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import dask_kubernetes
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from support.kubeschema import CHART, K8S, as_pod, crd_validator, env_of
 
 from cloudsurge_dask.clusters.cluster import kube_cluster_spec
 from cloudsurge_dask.clusters.kubeobjects import (
@@ -32,8 +31,6 @@ from cloudsurge_dask.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "gke.md"
-CHART = Path(dask_kubernetes.__file__).parent / "operator/deployment/helm/dask-kubernetes-operator"
-K8S = "1.30.0"
 
 SETTINGS = Settings(
     cluster="kubernetes",
@@ -47,19 +44,6 @@ SETTINGS = Settings(
     redis_secret="queue-secret",
     service_account="cloudsurge-worker",
 )
-
-
-def crd_validator(kind: str) -> jsonschema.Draft7Validator:
-    crd = yaml.safe_load((CHART / "crds" / f"{kind}.yaml").read_text())
-    return jsonschema.Draft7Validator(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
-
-
-def as_pod(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec}
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 @pytest.mark.parametrize(
@@ -229,7 +213,9 @@ def test_operator_values_are_keys_of_the_chart() -> None:
 
 # --- docs/gke.md against the CLI and the rendered manifests ---------------------------------
 
-SUBCOMMANDS = ("run", "formulae", "enqueue", "worker", "status", "export", "verify", "manifests")
+SUBCOMMANDS = (
+    "run", "formulae", "enqueue", "worker", "status", "stop", "export", "verify", "manifests",
+)  # fmt: skip
 
 
 def known_flags() -> dict[str, set[str]]:

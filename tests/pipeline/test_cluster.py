@@ -56,6 +56,19 @@ def test_existing_scheduler_counts_its_connected_workers() -> None:
         assert handle.client.submit(pow, 3, 2).result() == 9
 
 
+def test_a_detached_clients_scheduler_counts_the_pods_still_coming() -> None:
+    """A DaskJob's client pod starts with its workers: it submits a drain for every process
+    of every pod, and its workers take Redis from their own Secret (kind kubernetes)."""
+    settings = Settings(cluster="kubernetes", pods=3, processes_per_pod=2, cluster_timeout=30)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as lc,
+        open_cluster(settings.replace(scheduler=lc.scheduler_address)) as handle,
+    ):
+        assert (handle.kind, handle.drains) == ("kubernetes", 6)
+
+
 def test_unreachable_scheduler_is_a_cluster_error() -> None:
     settings = Settings(scheduler=f"tcp://127.0.0.1:{free_port()}", cluster_timeout=2)
     started = time.monotonic()

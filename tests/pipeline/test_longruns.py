@@ -202,6 +202,7 @@ def resume_and_check(job: Job) -> None:
     assert f"{job.total:,} structures: OK" in verified.stdout
     assert not (folder / "state").exists()
     assert not redis_servers_of(folder)
+    job.env.pop("CLOUDSURGE_REDIS_URL", None)  # from here on, the output folder alone
     status = job.cli("status", job.job, "--output", str(job.out))
     assert status.stdout.startswith(f"job {job.job}: finished"), status.stdout
 
@@ -392,3 +393,81 @@ def test_progress_on_a_terminal_is_a_live_bar() -> None:
         os.close(slave)
     text = drawn.decode(errors="replace")
     assert "40/40 formulae" in text and "1,000 structures" in text and "ETA" in text, text
+
+
+def wait_on_shared_redis(job: Job, url: str, final: int, timeout: float = 60) -> None:
+    """As wait_for_progress, for a run on a shared Redis (no state folder)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert job.process is not None and job.process.poll() is None, "the run ended early"
+        folders = [p for p in job.out.iterdir() if p.is_dir()] if job.out.is_dir() else []
+        if folders:
+            job.job = folders[0].name
+            with contextlib.suppress(QueueError):  # not (wholly) queued yet
+                if JobQueue.open(url, job.job).progress().formulae_final >= final:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {final} formulae final after {timeout} s")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("shared", [False, True], ids=["private-redis", "shared-redis"])
+def test_stop_from_another_process_interrupts_and_resume_finishes(
+    job: Job, redis_url: str, shared: bool
+) -> None:
+    """`stop JOB` from a second process stops the run as Ctrl-C does: found through the
+    job's state folder (private Redis) or --redis-url (a shared one, as a detached run's)."""
+    if shared:
+        job.env["CLOUDSURGE_REDIS_URL"] = redis_url
+        start(job)
+        wait_on_shared_redis(job, redis_url, 10)
+    else:
+        start(job)
+        wait_for_progress(job, 10)
+    assert job.process is not None
+    below = descendants(job.process.pid)
+    status = job.cli("status", job.job, "--output", str(job.out))
+    assert f"its client: PID {job.process.pid} on " in status.stdout, status.stdout
+    asked = job.cli("stop", job.job, "--output", str(job.out))
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    # by the time `stop` returns, the run's records and ledger are saved
+    folder = job.out / job.job
+    ledger = Ledger.from_json((folder / "job.json").read_text())
+    assert ledger.state == "interrupted" and ledger.reason == "interrupted by the stop command"
+    saved = pd.read_parquet(folder / "records.parquet")
+    assert 10 <= len(saved) == ledger.formulae_final < FORMULAE
+    stdout, stderr = job.process.communicate(timeout=60)
+    assert job.process.returncode == 130, stderr
+    assert f"job {job.job} interrupted by the stop command after" in stderr, stderr
+    command = f"resume with: python -m cloudsurge_dask run --resume {job.job} --output {job.out}"
+    assert command in stderr and "Traceback" not in stderr, stderr
+    assert stdout.strip().splitlines()[-1] == job.job
+    assert_gone(below)
+    assert asked.stderr.startswith(f"job {job.job}: asked its client (PID {job.process.pid} on ")
+    assert asked.stdout.startswith(f"job {job.job}: interrupted"), asked.stdout
+    assert command.removeprefix("resume with: ") in asked.stdout
+    if shared:  # every lease given back (to "returned"): none waits for its expiry
+        queue = JobQueue.open(redis_url, job.job)
+        rows = queue.client.xpending_range(queue.stream_key, "workers", "-", "+", 1000)
+        assert {row["consumer"] for row in rows} <= {"returned"}, rows
+    again = job.cli("stop", job.job, "--output", str(job.out))
+    assert again.returncode == 2 and len(again.stderr.splitlines()) == 1, again.stderr
+    assert again.stderr.startswith(f"error: job {job.job} is not running (it is interrupted)")
+    resume_and_check(job)
+    done = job.cli("stop", job.job, "--output", str(job.out))
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr == f"error: job {job.job} has finished: nothing to stop\n"
+
+
+@pytest.mark.timeout(60)
+def test_stop_of_an_unknown_job_is_one_line(job: Job, redis_url: str) -> None:
+    shared = {**job.env, "CLOUDSURGE_REDIS_URL": redis_url}
+    for env, where in [(job.env, f"under {job.out}"), (shared, "on that Redis")]:
+        done = subprocess.run(
+            [sys.executable, "-m", "cloudsurge_dask", "stop", "20990101T000000-abcdef",
+             "--output", str(job.out)],
+            env=env, text=True, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"error: no job 20990101T000000-abcdef {where}: nothing to stop\n"
+        assert done.stdout == ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import redis
 
 from cloudsurge_dask.formulae.task import Task
-from cloudsurge_dask.output.ledger import JobState, read_ledger
+from cloudsurge_dask.output.ledger import JobState, Ledger, read_ledger, write_ledger
 from cloudsurge_dask.output.records import (
     TaskRecord,
     TaskStatus,
@@ -17,7 +18,7 @@ from cloudsurge_dask.output.records import (
     utcnow,
 )
 from cloudsurge_dask.queue.jobqueue import JobQueue
-from cloudsurge_dask.run.outcome import Outcome, save_records, summary
+from cloudsurge_dask.run.outcome import LedgerProgress, Outcome, save_records, summary
 from cloudsurge_dask.storage import open_store
 
 
@@ -69,3 +70,28 @@ def test_save_records_writes_parquet_and_the_ledger_counters(
     ledger = read_ledger(store)
     assert ledger is not None and ledger.state == JobState.FINISHED
     assert (ledger.done, ledger.structures, ledger.generated, ledger.resume) == (1, 5, 7, "again")
+
+
+def test_a_running_client_notes_its_counts_in_the_ledger_now_and_then(
+    redis_client: redis.Redis, job_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `status` reads from the output alone while a (detached) run goes on."""
+    queue = JobQueue(redis_client, job_id)
+    queue.create([Task("C6H6"), Task("C2H6")], {"output": str(tmp_path)})
+    root = str(tmp_path / job_id)
+    store = open_store(root)
+    write_ledger(store, Ledger(job=job_id, created=utcnow(), updated=utcnow(),
+                               state=JobState.QUEUED, formulae=2, tasks=2))  # fmt: skip
+    noted = LedgerProgress(root)
+    (lease,) = queue.lease("w", 1)
+    queue.complete(lease, record(lease.task.formula, TaskStatus.OK, 5, 5))
+    noted.note(queue.progress())  # too soon: nothing written
+    ledger = read_ledger(store)
+    assert ledger is not None and (ledger.state, ledger.done) == (JobState.QUEUED, 0)
+    monkeypatch.setattr("cloudsurge_dask.run.outcome.LEDGER_SECONDS", 0.0)
+    noted.note(queue.progress())
+    ledger = read_ledger(store)
+    assert ledger is not None
+    assert (ledger.state, ledger.done, ledger.formulae_final, ledger.structures) == (
+        JobState.RUNNING, 1, 1, 5
+    )

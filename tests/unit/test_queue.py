@@ -15,6 +15,7 @@ from cloudsurge_dask.errors import QueueError
 from cloudsurge_dask.formulae.task import Task
 from cloudsurge_dask.output.records import TaskRecord, TaskStatus, utcnow
 from cloudsurge_dask.queue.jobqueue import Counters, JobQueue, Lease, new_job_id
+from cloudsurge_dask.queue.presence import PRESENCE_SECONDS, Presence, holder
 from cloudsurge_dask.queue.redisclient import connect
 from cloudsurge_dask.queue.redisserver import RedisServer
 
@@ -351,3 +352,19 @@ def test_concurrent_consumers_complete_every_task_once(redis_url: str, job_id: s
     assert sum(1 for _, keys in collected if keys) >= 2
     assert queue.progress() == Counters(200, 200, 0, 200, 0, 0, 1, 1)
     assert len(queue.records()) == 200
+
+
+def test_a_client_present_while_it_drives_and_gone_after_or_when_it_dies(
+    redis_client: redis.Redis, job_id: str
+) -> None:
+    """What `status` and `stop` read: the key of the client driving the job, renewed while
+    its `with` lasts, deleted after it, expiring on its own if the client is killed."""
+    queue = JobQueue(redis_client, job_id)
+    queue.create(_tasks(1), META)
+    assert holder(queue) is None
+    with Presence(queue, "PID 1 on pod-a"):
+        assert holder(queue) == "PID 1 on pod-a"
+        assert 0 < redis_client.ttl(queue.client_key) <= PRESENCE_SECONDS
+    assert holder(queue) is None
+    queue.delete()
+    assert not redis_client.keys(f"cloudsurge:{job_id}:*")
