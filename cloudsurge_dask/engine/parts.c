@@ -109,7 +109,7 @@ static int pump(cs_parts *P, ZSTD_inBuffer *in, ZSTD_outBuffer *ob, ZSTD_EndDire
  * The last bytes are fed like any others and the frame closed with no
  * input, as python-zstandard's compressobj does (codec.py): a first call
  * with ZSTD_e_end would write the content size into a short part's frame
- * header, and the parts would differ from the Python path's. */
+ * header.  With the same zstd release both paths write the same bytes. */
 static int compress_item(cs_parts *P, const item *it)
 {
     ZSTD_inBuffer in = {it->buf, it->len, 0};

@@ -32,6 +32,7 @@ _PIPELINE = {
     "A": "the pipeline chooses the output format (use --format smiles|sdf)",
     "O": "the pipeline chooses the output format (use --format smiles|sdf)",
     "z": "the pipeline compresses the parts itself (use --codec)",
+    "Z": "the pipeline asks the built-in engine for compressed parts itself (use --codec)",
     "o": "the output goes to the parts, never to a file of the generator's",
     "v": "the generator's statistics are not passed through",
     "m": "the pipeline splits formulae itself (use --split-structures)",

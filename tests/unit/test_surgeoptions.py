@@ -70,6 +70,7 @@ REFUSED = [
     ("-Tx", "-T (no triple bonds) takes no value"),
     ("-T;", "takes no value"),
     ("-R1", "takes no value"),
+    ("-Z1:10", "the pipeline asks the built-in engine for compressed parts itself"),
     ("-x", "-x is not an option of Surge 2.0"),
     ("-H6", "-H is not an option of Surge 2.0"),
     ("--help", "not an option word"),
