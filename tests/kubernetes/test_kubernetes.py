@@ -21,6 +21,8 @@ import pytest
 import yaml
 
 from cloudsurge_dask.clusters.cluster import kube_cluster_spec
+from cloudsurge_dask.clusters.kubeaccess import permissions
+from cloudsurge_dask.clusters.kubeforward import forward_target
 from cloudsurge_dask.clusters.kubeobjects import (
     KubeValues,
     render_files,
@@ -196,6 +198,27 @@ def test_client_role_is_least_privilege() -> None:
     assert not any(verb in ("*", "create", "delete") for _, r, verb in granted if r == "pods")
     binding = next(d for d in render_files(FULL)["rbac.yaml"] if d["kind"] == "RoleBinding")
     assert {s["name"] for s in binding["subjects"]} == {"cloudsurge-client", "alice@example.com"}
+    # what a run checks before it starts is exactly what the Role grants
+    assert set(permissions()) == granted and len(permissions()) == len(granted)
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("redis://:pw@cloudsurge-redis:6379/0", ("chem", "cloudsurge-redis", 6379)),
+        (
+            "redis://:pw@cloudsurge-redis.q.svc.cluster.local:6380/0",
+            ("q", "cloudsurge-redis", 6380),
+        ),
+        ("redis://cloudsurge-redis.q/0", ("q", "cloudsurge-redis", 6379)),
+    ],
+)
+def test_redis_forward_targets_the_service_of_the_url(
+    url: str, target: tuple[str, str, int]
+) -> None:
+    assert forward_target(SETTINGS.replace(redis_url=url, redis_forward=True)) == target
+    with pytest.raises(ConfigError, match="--redis-forward needs --redis-url"):
+        forward_target(SETTINGS.replace(redis_forward=True))
 
 
 def test_plain_job_drains_the_queue_with_the_same_hardened_pod() -> None:

@@ -1,17 +1,26 @@
 """A real Kubernetes: `pytest -m kubernetes` (not in the default run; see docs/gke.md).
 
-scripts/test-kubernetes.sh starts a single-node Kubernetes 1.20 here (built once, ~4 minutes;
-up in ~25 s) with cluster DNS and the Dask operator; the images from scripts/build-image.sh
-are imported into its containerd. The GCS emulator runs on this machine at the pod bridge's
-gateway, reachable from pods and from here; pods find it through STORAGE_EMULATOR_HOST, set
-in a test-only image that adds that one ENV line to the worker image (the product renders no
-way to add environment to pods, and on GKE none is needed).
+scripts/test-kubernetes.sh starts a single-node Kubernetes 1.34 here (built once from the Go
+module k8s.io/kubernetes; up in ~30 s) with cluster DNS for the pods and the Dask operator;
+the images from scripts/build-image.sh are imported into its containerd. The GCS emulator
+runs on this machine at the pod bridge's gateway, reachable from pods and from here; pods
+find it through STORAGE_EMULATOR_HOST, set in a test-only image that adds that one ENV line
+to the worker image (the product renders no way to add environment to pods, and on GKE none
+is needed).
+
+Every client here is a user outside the cluster with the least-privilege Role only: its
+kubeconfig holds a token (TokenRequest API) of the ServiceAccount `cloudsurge-client`, bound
+to the rendered Role; it reaches the scheduler through dask-kubernetes' own port-forward and
+Redis through `--redis-forward` (this machine resolves no cluster name). The test harness
+itself (applying manifests, injecting faults) is the cluster's admin.
 
 In order: the rendered manifests applied (Redis StatefulSet with its volume, Secret, RBAC);
-`run --cluster kubernetes` with 2 worker pods for every formula up to 7 heavy atoms while a
-worker pod is deleted and the Redis pod restarted, then `verify` and exact counts; the plain
-Job (`enqueue`, `manifests --job`, `kubectl apply`) and `verify` from its output folder
-alone; nothing of the runs left and no credential in a pod spec, a log or the image.
+a client whose Role lacks one permission refused in one line, leaving nothing; `run
+--cluster kubernetes` with 2 worker pods for every formula up to 7 heavy atoms while a worker
+pod is deleted and the Redis pod restarted, then `verify` and exact counts; the plain Job
+(`enqueue`, `manifests --job`, `kubectl apply`) and `verify` from its output folder alone;
+nothing of the runs left, every request of the client allowed by its Role, and no credential
+in a pod spec, a log or the image.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +39,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -44,6 +55,9 @@ from cloudsurge_dask.output.records import TaskStatus
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
 
 SCRIPT = ROOT / "scripts" / "test-kubernetes.sh"
+KUBE_DIR = Path(os.environ.get("CLOUDSURGE_K8S_DIR", "/var/tmp/cloudsurge-kube"))
+KUBECTL = str(KUBE_DIR / "bin" / "kubectl")  # built with the cluster, of its release
+CLIENT = "cloudsurge-client"  # the rendered ServiceAccount, Role and RoleBinding
 EMULATOR = "http://10.244.0.1:4443"  # the pod bridge's gateway (scripts/test-kubernetes.sh)
 ELEMENTS = {"C", "N", "O", "S", "F", "Cl", "Br", "I", "H"}
 WORKER_IMAGE = "localhost/cloudsurge-worker:k8s"
@@ -62,7 +76,7 @@ def kubectl(
     *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None
 ) -> str:
     done = subprocess.run(
-        ["kubectl", *args],
+        [KUBECTL, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -90,8 +104,9 @@ def cli(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.Co
 class Cluster:
     namespace: str
     password: str
-    redis_url: str  # through the Service's cluster IP (this machine is the node)
-    env: dict[str, str]
+    redis_url: str  # through the Service's cluster IP: the harness's own (this is the node)
+    in_cluster_url: str  # the Redis Secret's URL, which a client forwards (--redis-forward)
+    env: dict[str, str]  # a client's: KUBECONFIG of the ServiceAccount bound to the Role
     figures: dict[str, float] = field(default_factory=dict)
     seen_pods: dict[str, dict[str, object]] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
@@ -161,9 +176,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "KUBECONFIG": kubeconfig,
             "STORAGE_EMULATOR_HOST": EMULATOR,
             "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
-            # kr8s on Kubernetes 1.20: see scripts/kube120/sitecustomize.py
-            "PYTHONPATH": str(ROOT / "scripts" / "kube120"),
-            "CLOUDSURGE_TEST_CLUSTER_HOSTS": str(Path(kubeconfig).parent / "run" / "cluster-hosts"),
         }
         env.pop("CLOUDSURGE_REDIS_URL", None)
         rendered = work / "rendered"
@@ -193,7 +205,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             f"--from-literal=password={password}", f"--from-literal=url={url}",
         )  # fmt: skip
         for name in ("redis.yaml", "rbac.yaml"):
-            kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / name)))
+            kubectl("apply", "-f", str(rendered / name))
+        env["KUBECONFIG"] = str(
+            account_kubeconfig(kubeconfig, namespace, CLIENT, work / "client.kubeconfig")
+        )
         started = time.monotonic()
         kubectl(
             "rollout", "status", "statefulset/cloudsurge-redis", "-n", namespace,
@@ -203,7 +218,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         ip = kubectl(
             "get", "svc", "cloudsurge-redis", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
         )
-        state = Cluster(namespace, password, f"redis://:{password}@{ip}:6379/0", env, figures)
+        state = Cluster(
+            namespace, password, f"redis://:{password}@{ip}:6379/0", url, env, figures
+        )
         yield state
         print("\nkubernetes figures:", json.dumps(state.figures, indent=1))
     finally:
@@ -216,20 +233,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             script("down")
 
 
-def for_kubernetes_1_20(path: Path) -> Path:
-    """The rendered file as Kubernetes 1.20 accepts it: fields it lacks are removed.
-
-    Said in docs/gke.md: none of them changes what the objects do on this test cluster."""
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    for doc in docs:
-        spec = doc.get("spec", {})
-        # StatefulSet.spec.persistentVolumeClaimRetentionPolicy: 1.23+
-        spec.pop("persistentVolumeClaimRetentionPolicy", None)
-        # Job.spec.podFailurePolicy (1.25+), backoffLimitPerIndex / maxFailedIndexes (1.28+)
-        for key in ("podFailurePolicy", "backoffLimitPerIndex", "maxFailedIndexes"):
-            spec.pop(key, None)
-    out = path.with_name(f"{path.stem}.k8s-1.20.yaml")
-    out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+def account_kubeconfig(admin: str, namespace: str, account: str, out: Path) -> Path:
+    """A kubeconfig as a user of the Role has it: the API server and its CA from the admin's,
+    a token of `account` from the TokenRequest API (`kubectl create token`), nothing else."""
+    config = yaml.safe_load(Path(admin).read_text())
+    (server,) = config["clusters"]
+    token = kubectl("create", "token", account, "-n", namespace, "--duration=3h").strip()
+    context = {"cluster": server["name"], "user": account, "namespace": namespace}
+    out.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [server],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": context}], "current-context": account,
+    }))  # fmt: skip
+    out.chmod(0o600)
     return out
 
 
@@ -285,7 +301,7 @@ def snapshot_pods(cluster: Cluster) -> None:
         name = pod["metadata"]["name"]
         cluster.seen_pods[name] = pod
         log = subprocess.run(
-            ["kubectl", "logs", "-n", cluster.namespace, name, "--all-containers"],
+            [KUBECTL, "logs", "-n", cluster.namespace, name, "--all-containers"],
             capture_output=True, text=True, timeout=60, check=False,
         ).stdout  # fmt: skip
         if log:
@@ -323,19 +339,78 @@ def test_manifests_applied_redis_ready_with_its_volume(cluster: Cluster) -> None
     assert ip in probe
 
 
+def run_command(cluster: Cluster, output: str, *more: str) -> list[str]:
+    """`run` as a user outside the cluster types it: Redis through --redis-forward."""
+    return [
+        sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "kubernetes",
+        "--namespace", cluster.namespace, "--image", TEST_IMAGE, "--redis-forward",
+        "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
+        "--output", output, *more,
+    ]  # fmt: skip
+
+
+def left_of_runs(namespace: str) -> list[str]:
+    """DaskClusters, Jobs and pods of the namespace other than Redis."""
+    names = kubectl("get", "daskclusters,jobs,pods", "-n", namespace, "-o", "name").split()
+    return [name for name in names if name != "pod/cloudsurge-redis-0"]
+
+
+def test_a_missing_permission_ends_the_run_in_one_line(cluster: Cluster, tmp_path: Path) -> None:
+    """The client Role less one grant (create pods/portforward, which kr8s would retry
+    without end): the run ends at once, in one line naming it, and leaves nothing."""
+    ns = cluster.namespace
+    role = json.loads(kubectl("get", "role", CLIENT, "-n", ns, "-o", "json"))
+    for rule in role["rules"]:
+        if rule["resources"] == ["pods/portforward"]:
+            rule["verbs"].remove("create")
+    partial = "cloudsurge-partial"
+    binding = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": partial}
+    objects = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": partial}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": partial}, "rules": role["rules"]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": partial}, "roleRef": binding,
+         "subjects": [{"kind": "ServiceAccount", "name": partial, "namespace": ns}]},
+    ]  # fmt: skip
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    kubectl("apply", "-n", ns, "-f", "-", input_text=listing)
+    try:
+        config = account_kubeconfig(
+            os.environ["KUBECONFIG"], ns, partial, tmp_path / "partial.kubeconfig"
+        )
+        env = {**cluster.env, "KUBECONFIG": str(config),
+               "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run(
+            run_command(cluster, "gs://unused/runs", "--max-heavy-atoms", "3"),
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        cluster.figures["refused_seconds"] = time.monotonic() - started
+    finally:
+        kubectl("delete", "-n", ns, "-f", "-", input_text=listing, check=False)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"missing Kubernetes permission in namespace {ns}: create pods/portforward " in lines[0]
+    assert left_of_runs(ns) == []
+
+
 def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Cluster) -> None:
+    """From outside the cluster, with the Role only: the scheduler through dask-kubernetes'
+    port-forward, Redis through the client's own forward, re-made when its pod is replaced."""
     bucket = f"kt-{uuid.uuid4().hex[:10]}"
     create_bucket(bucket)
     output = f"gs://{bucket}/runs"
     ns = cluster.namespace
-    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
-    command = [
-        sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "kubernetes",
-        "--namespace", ns, "--image", TEST_IMAGE, "--pods", "2", "--processes-per-pod", "1",
-        "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
-        "--output", output, "--max-heavy-atoms", "7", "--cluster-timeout", "600",
-        "--shard-formulae", "4", "--lease-seconds", "10", "--batch-size", "1",
-    ]  # fmt: skip
+    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}
+    with pytest.raises(socket.gaierror):  # no name of the cluster resolves here
+        socket.getaddrinfo(f"cloudsurge-redis.{ns}", 6379)
+    command = run_command(
+        cluster, output, "--pods", "2", "--processes-per-pod", "1", "--max-heavy-atoms", "7",
+        "--cluster-timeout", "600", "--shard-formulae", "4", "--lease-seconds", "10",
+        "--batch-size", "1",
+    )  # fmt: skip
     started = time.monotonic()
     client = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -415,7 +490,7 @@ def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:
     (job_doc,) = [d for d in yaml.safe_load_all((rendered / "job.yaml").read_text()) if d]
     name = job_doc["metadata"]["name"]
     started = time.monotonic()
-    kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / "job.yaml")))
+    kubectl("apply", "-f", str(rendered / "job.yaml"))
     kubectl(
         "wait", "-n", cluster.namespace, f"job/{name}", "--for=condition=complete",
         "--timeout=900s", timeout=920,
@@ -431,6 +506,31 @@ def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:
     while kubectl("get", "pods", "-n", cluster.namespace, "-l", f"job-name={name}", "-o", "name"):
         assert time.monotonic() < deadline, "the Job's pods were not removed"
         time.sleep(2)
+
+
+def client_requests(namespace: str, account: str) -> list[dict[str, Any]]:
+    """What `account` asked the API server, from its audit log (scripts/test-kubernetes.sh)."""
+    user = f"system:serviceaccount:{namespace}:{account}"
+    events = []
+    for path in sorted(KUBE_DIR.glob("logs/audit*.log")):
+        for line in path.read_text().splitlines():
+            if user in line:
+                event = json.loads(line)
+                if event["user"]["username"] == user:
+                    events.append(event)
+    return events
+
+
+def test_every_request_of_the_client_was_allowed_by_its_role(cluster: Cluster) -> None:
+    events = client_requests(cluster.namespace, CLIENT)
+    refused = [(e["verb"], e["requestURI"]) for e in events
+               if e.get("responseStatus", {}).get("code") in (401, 403)]  # fmt: skip
+    assert not refused, refused
+    forwarded = [e["objectRef"]["name"] for e in events
+                 if e.get("objectRef", {}).get("subresource") == "portforward"]  # fmt: skip
+    assert "cloudsurge-redis-0" in forwarded, sorted(set(forwarded))
+    schedulers = [n for n in forwarded if n.endswith("-scheduler") or "-scheduler-" in n]
+    assert schedulers, sorted(set(forwarded))
 
 
 def test_nothing_of_the_runs_left_and_no_credential_anywhere(cluster: Cluster) -> None:
