@@ -216,6 +216,8 @@ configs() {
         '    bin_dir = "/usr/lib/cni"' \
         "    conf_dir = \"$K/cni/net.d\"" \
         > "$K/containerd/config.toml"
+    # cpuCFSQuota false: pods sized to fit on this 2-core node (250m) may use the cores left
+    # free, as CPU limits are not enforced; GKE enforces them (docs/gke.md)
     printf '%s\n' \
         'apiVersion: kubelet.config.k8s.io/v1beta1' \
         'kind: KubeletConfiguration' \
@@ -234,6 +236,7 @@ configs() {
         "clusterDNS: [$DNS_IP]" \
         'evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}' \
         "containerRuntimeEndpoint: unix://$K/run/containerd.sock" \
+        'cpuCFSQuota: false' \
         'failCgroupV1: false' \
         > "$K/kubelet-config.yaml"
     # the API server's audit log: who asked for what (the tests read which requests the
