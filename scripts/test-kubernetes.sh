@@ -276,9 +276,27 @@ node_ready() {
     kc get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -q True
 }
 
+# Another test cluster on this machine (another checkout's, another $CLOUDSURGE_K8S_DIR) would
+# share the ports, the bridge and the iptables chains: `up` refuses instead of mixing them.
+foreign_cluster() {
+    local port
+    alive etcd && alive kube-apiserver && return 1
+    for port in 2379 6443 10250; do
+        if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+            echo "port $port"
+            return 0
+        fi
+    done
+    return 1
+}
+
 up() {
-    local start t
+    local start t other
     start=$(date +%s)
+    if other=$(foreign_cluster); then
+        log "another cluster is running here ($other in use, not by $K): stop it first"
+        return 1
+    fi
     [ -x "$K/bin/kubelet" ] && [ -s "$K/images/pause.tar" ] || build
     pki
     configs
@@ -420,7 +438,12 @@ down() {
     fi
     stop_process containerd
     stop_process etcd
-    remove_network_state
+    local other
+    if other=$(foreign_cluster); then  # its bridge and chains are shared with ours: keep them
+        log "another cluster is running here ($other in use): its network state is left alone"
+    else
+        remove_network_state
+    fi
     # the next `up` starts from an empty cluster (binaries, images and certificates stay)
     rm -rf "$K/etcd" "$K/kubelet"
     log "stopped"
