@@ -77,10 +77,10 @@ class ServiceForward:
             self._loop.run_forever()
         finally:
             server.close()
-            for task in asyncio.all_tasks(self._loop):
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
                 task.cancel()
-            with contextlib.suppress(Exception):
-                self._loop.run_until_complete(asyncio.sleep(0))
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             self._loop.close()
 
     async def _pod_name(self) -> str:
@@ -116,7 +116,8 @@ class ServiceForward:
             ) as socket:  # fmt: skip
                 await _pump(reader, writer, socket)
         except (ForwardFailed, OSError, httpx.HTTPError, httpx_ws.HTTPXWSException,
-                kr8s.ServerError, kr8s.NotFoundError) as exc:  # fmt: skip
+                kr8s.ServerError, kr8s.NotFoundError, kr8s.ConnectionClosedError,
+                TimeoutError) as exc:  # fmt: skip
             self._pod = None  # choose again for the next connection
             log.debug("forward to %s/%s: %s", self.namespace, self.service, exc)
         finally:

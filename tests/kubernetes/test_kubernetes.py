@@ -7,8 +7,10 @@ guide is parsed so its commands cannot drift from the CLI flags and the rendered
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
+import socket
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -22,7 +24,7 @@ import yaml
 
 from cloudsurge_dask.clusters.cluster import kube_cluster_spec
 from cloudsurge_dask.clusters.kubeaccess import permissions
-from cloudsurge_dask.clusters.kubeforward import forward_target
+from cloudsurge_dask.clusters.kubeforward import ForwardFailed, _pump, forward_target
 from cloudsurge_dask.clusters.kubeobjects import (
     KubeValues,
     render_files,
@@ -351,3 +353,60 @@ def test_guide_files_and_names_match_the_rendered_manifests(tmp_path: Path) -> N
         if command[0] == "helm" and "-f" in command:
             assert (ROOT / command[command.index("-f") + 1]).exists()
     assert referenced_files >= 4
+
+
+class FramedSocket:
+    """The pod side of a pods/portforward WebSocket: frames to hand out, frames received."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self.sent: list[bytes] = []
+
+    async def receive_bytes(self) -> bytes:
+        if not self.frames:
+            await asyncio.sleep(3600)
+        return self.frames.pop(0)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def pumped(
+    frames: list[bytes], request: bytes, reply: bool
+) -> tuple[bytes, list[bytes], BaseException | None]:
+    """What a local client of the forward reads back, what the pod got, how the pump ended."""
+
+    async def go() -> tuple[bytes, list[bytes], BaseException | None]:
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        client_reader, client_writer = await asyncio.open_connection(sock=theirs)
+        pod = FramedSocket(frames)
+        pump = asyncio.ensure_future(_pump(reader, writer, pod))
+        client_writer.write(request)
+        await client_writer.drain()
+        got = await asyncio.wait_for(client_reader.read(100), 5) if reply else b""
+        client_writer.close()
+        ended: BaseException | None = None
+        try:
+            await asyncio.wait_for(pump, 5)
+        except ForwardFailed as exc:
+            ended = exc
+        writer.close()
+        return got, pod.sent, ended
+
+    return asyncio.run(go())
+
+
+def test_forward_skips_each_channels_port_frame_and_carries_data_both_ways() -> None:
+    port = (6379).to_bytes(2, "little")
+    got, sent, ended = pumped([b"\x00" + port, b"\x01" + port, b"\x00+PONG\r\n"], b"PING\r\n", True)
+    assert got == b"+PONG\r\n"
+    assert sent == [b"\x00PING\r\n"]
+    assert ended is None
+
+
+def test_forward_ends_the_connection_on_the_error_channel() -> None:
+    port = (6379).to_bytes(2, "little")
+    refused = b"\x01an error occurred forwarding 6379: connection refused"
+    _, _, ended = pumped([b"\x00" + port, b"\x01" + port, refused], b"PING\r\n", False)
+    assert isinstance(ended, ForwardFailed) and "connection refused" in str(ended)
