@@ -239,9 +239,6 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
             shutdown_on_close=True,
             resource_timeout=int(limit) if limit else 3600,
             quiet=True,
-            # outside the cluster: port-forward the scheduler at once instead of first trying
-            # to resolve its Service name for ~10 s
-            port_forward_cluster_ip=settings.redis_forward or None,
         )
 
     try:
