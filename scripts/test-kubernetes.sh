@@ -42,9 +42,20 @@ log() { echo "test-kubernetes: $*" >&2; }
 # CLOUDSURGE_K8S_NETNS=NAME: the whole cluster in a network namespace of its own (its ports,
 # bridge and iptables chains apart from the host's, its pods' cgroups under /NAME), so that
 # it can run beside another test cluster; run the tests inside it too:
+#   bash scripts/test-kubernetes.sh build     # first, on the host's network
 #   CLOUDSURGE_K8S_NETNS=kube bash scripts/test-kubernetes.sh up
 #   CLOUDSURGE_K8S_NETNS=kube nsenter --net=/var/run/netns/kube .venv/bin/pytest -m kubernetes
 NETNS=${CLOUDSURGE_K8S_NETNS:-}
+[ "${1:-}" != build ] || NETNS=""  # the build fetches Go modules: on the host's network
+if [ -n "$NETNS" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$NETNS" ] \
+        && ! ip netns list | grep -q "^$NETNS\b" && [ "${1:-}" != up ]; then
+    # no namespace, so nothing of the cluster runs: `down` has nothing to do, `status` says so
+    case "${1:-}" in
+        down) exit 0 ;;
+        status) NETNS="" ;;
+        *) echo "test-kubernetes: no network namespace $NETNS: run \`up\` first" >&2; exit 1 ;;
+    esac
+fi
 if [ -n "$NETNS" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$NETNS" ]; then
     if ! ip netns list | grep -q "^$NETNS\b"; then
         ip netns add "$NETNS"
