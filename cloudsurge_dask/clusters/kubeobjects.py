@@ -9,6 +9,7 @@ values and wired the same way.
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 from dataclasses import dataclass
@@ -32,7 +33,18 @@ REDIS_NAME = "cloudsurge-redis"  # StatefulSet, Service and default Secret name
 CLIENT_NAME = "cloudsurge-client"  # ServiceAccount, Role and RoleBinding of the run's client
 WORKER_SERVICE_ACCOUNT = "cloudsurge-worker"  # Kubernetes SA bound to the Google SA
 LABELS = {"app.kubernetes.io/part-of": "cloudsurge"}
-
+_READ = ("get", "list", "watch")
+# what the run's client does, and all it may do (the Role; clusters/kubeaccess.py asks for each)
+CLIENT_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["kubernetes.dask.org"],
+        "resources": ["daskclusters", "daskworkergroups", "daskautoscalers", "daskjobs"],
+        "verbs": [*_READ, "create", "update", "patch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods", "services"], "verbs": [*_READ]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["get", "create"]},
+]
 
 
 def _manifests_only(default: Any, help: str, kind: Any = click.STRING, **more: Any) -> Any:
@@ -240,17 +252,6 @@ def _redis(values: KubeValues) -> list[dict[str, Any]]:
 
 
 def _rbac(values: KubeValues) -> list[dict[str, Any]]:
-    read = ["get", "list", "watch"]
-    rules = [
-        {
-            "apiGroups": ["kubernetes.dask.org"],
-            "resources": ["daskclusters", "daskworkergroups", "daskautoscalers", "daskjobs"],
-            "verbs": [*read, "create", "update", "patch", "delete"],
-        },
-        {"apiGroups": [""], "resources": ["pods", "services"], "verbs": read},
-        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["get", "create"]},
-    ]
     subjects: list[dict[str, Any]] = [
         {"kind": "ServiceAccount", "name": CLIENT_NAME, "namespace": values.namespace}
     ]
@@ -272,7 +273,7 @@ def _rbac(values: KubeValues) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": _meta(CLIENT_NAME, values),
-            "rules": rules,
+            "rules": copy.deepcopy(CLIENT_RULES),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 
 from ..clusters.daskjob import daskjob_name, render_daskjob, submit_daskjob
+from ..clusters.kubeforward import redis_url
 from ..errors import ClusterError, ConfigError
 from ..formulae.formula import Formula
 from ..output.layout import job_url
@@ -73,14 +74,15 @@ def detach(
 ) -> tuple[str, str]:
     """Queue (or check) the job and start its DaskJob; returns the job id and what to tell
     the user."""
-    url = _check(settings)
-    if job is None:
-        job, said = _queued(settings, url, formulae())
-    else:
-        done = _resumable(settings, url, job, given)
-        if done is not None:
-            return job, done
-        said = f"job {job}: resumed"
+    _check(settings)
+    with redis_url(settings) as url:  # through the client's own forward with --redis-forward
+        if job is None:
+            job, said = _queued(settings, url, formulae())
+        else:
+            done = _resumable(settings, url, job, given)
+            if done is not None:
+                return job, done
+            said = f"job {job}: resumed"
     name = daskjob_name(job)
     try:
         submit_daskjob(render_daskjob(settings, job, name), settings)

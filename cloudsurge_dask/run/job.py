@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ..clusters.kubeforward import redis_url
 from ..clusters.sizing import expected_drains
 from ..errors import CloudSurgeError, ConfigError, QueueError, StorageError
 from ..formulae.formula import Formula
@@ -184,9 +185,11 @@ def _left(progress: Counters) -> str:
 
 @contextlib.contextmanager
 def _redis(settings: Settings, state: LocalState | None) -> Iterator[str]:
-    """The configured Redis, or the job's private one started from (or with) its state."""
+    """The configured Redis (through the client's own forward with --redis-forward), or the
+    job's private one started from (or with) its state."""
     if state is None:
-        yield str(settings.redis_url)
+        with redis_url(settings) as url:
+            yield url
         return
     state.create()
     state.lock()

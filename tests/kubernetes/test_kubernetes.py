@@ -7,8 +7,10 @@ guide is parsed so its commands cannot drift from the CLI flags and the rendered
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
+import socket
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -20,6 +22,8 @@ import yaml
 from support.kubeschema import CHART, K8S, as_pod, crd_validator, env_of
 
 from cloudsurge_dask.clusters.cluster import kube_cluster_spec
+from cloudsurge_dask.clusters.kubeaccess import permissions
+from cloudsurge_dask.clusters.kubeforward import ForwardFailed, _pump, forward_target
 from cloudsurge_dask.clusters.kubeobjects import (
     KubeValues,
     render_files,
@@ -180,6 +184,27 @@ def test_client_role_is_least_privilege() -> None:
     assert not any(verb in ("*", "create", "delete") for _, r, verb in granted if r == "pods")
     binding = next(d for d in render_files(FULL)["rbac.yaml"] if d["kind"] == "RoleBinding")
     assert {s["name"] for s in binding["subjects"]} == {"cloudsurge-client", "alice@example.com"}
+    # what a run checks before it starts is exactly what the Role grants
+    assert set(permissions()) == granted and len(permissions()) == len(granted)
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("redis://:pw@cloudsurge-redis:6379/0", ("chem", "cloudsurge-redis", 6379)),
+        (
+            "redis://:pw@cloudsurge-redis.q.svc.cluster.local:6380/0",
+            ("q", "cloudsurge-redis", 6380),
+        ),
+        ("redis://cloudsurge-redis.q/0", ("q", "cloudsurge-redis", 6379)),
+    ],
+)
+def test_redis_forward_targets_the_service_of_the_url(
+    url: str, target: tuple[str, str, int]
+) -> None:
+    assert forward_target(SETTINGS.replace(redis_url=url, redis_forward=True)) == target
+    with pytest.raises(ConfigError, match="--redis-forward needs --redis-url"):
+        forward_target(SETTINGS.replace(redis_forward=True))
 
 
 def test_plain_job_drains_the_queue_with_the_same_hardened_pod() -> None:
@@ -314,3 +339,60 @@ def test_guide_files_and_names_match_the_rendered_manifests(tmp_path: Path) -> N
         if command[0] == "helm" and "-f" in command:
             assert (ROOT / command[command.index("-f") + 1]).exists()
     assert referenced_files >= 4
+
+
+class FramedSocket:
+    """The pod side of a pods/portforward WebSocket: frames to hand out, frames received."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self.sent: list[bytes] = []
+
+    async def receive_bytes(self) -> bytes:
+        if not self.frames:
+            await asyncio.sleep(3600)
+        return self.frames.pop(0)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def pumped(
+    frames: list[bytes], request: bytes, reply: bool
+) -> tuple[bytes, list[bytes], BaseException | None]:
+    """What a local client of the forward reads back, what the pod got, how the pump ended."""
+
+    async def go() -> tuple[bytes, list[bytes], BaseException | None]:
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        client_reader, client_writer = await asyncio.open_connection(sock=theirs)
+        pod = FramedSocket(frames)
+        pump = asyncio.ensure_future(_pump(reader, writer, pod))
+        client_writer.write(request)
+        await client_writer.drain()
+        got = await asyncio.wait_for(client_reader.read(100), 5) if reply else b""
+        client_writer.close()
+        ended: BaseException | None = None
+        try:
+            await asyncio.wait_for(pump, 5)
+        except ForwardFailed as exc:
+            ended = exc
+        writer.close()
+        return got, pod.sent, ended
+
+    return asyncio.run(go())
+
+
+def test_forward_skips_each_channels_port_frame_and_carries_data_both_ways() -> None:
+    port = (6379).to_bytes(2, "little")
+    got, sent, ended = pumped([b"\x00" + port, b"\x01" + port, b"\x00+PONG\r\n"], b"PING\r\n", True)
+    assert got == b"+PONG\r\n"
+    assert sent == [b"\x00PING\r\n"]
+    assert ended is None
+
+
+def test_forward_ends_the_connection_on_the_error_channel() -> None:
+    port = (6379).to_bytes(2, "little")
+    refused = b"\x01an error occurred forwarding 6379: connection refused"
+    _, _, ended = pumped([b"\x00" + port, b"\x01" + port, refused], b"PING\r\n", False)
+    assert isinstance(ended, ForwardFailed) and "connection refused" in str(ended)

@@ -1,17 +1,26 @@
 """A real Kubernetes: `pytest -m kubernetes` (not in the default run; see docs/gke.md).
 
-scripts/test-kubernetes.sh starts a single-node Kubernetes 1.20 here (built once, ~4 minutes;
-up in ~25 s) with cluster DNS and the Dask operator; the images from scripts/build-image.sh
-are imported into its containerd. The GCS emulator runs on this machine at the pod bridge's
-gateway, reachable from pods and from here; pods find it through STORAGE_EMULATOR_HOST, set
-in a test-only image that adds that one ENV line to the worker image (the product renders no
-way to add environment to pods, and on GKE none is needed).
+scripts/test-kubernetes.sh starts a single-node Kubernetes 1.34 here (built once from the Go
+module k8s.io/kubernetes; up in ~30 s) with cluster DNS for the pods and the Dask operator;
+the images from scripts/build-image.sh are imported into its containerd. The GCS emulator
+runs on this machine at the pod bridge's gateway, reachable from pods and from here; pods
+find it through STORAGE_EMULATOR_HOST, set in a test-only image that adds that one ENV line
+to the worker image (the product renders no way to add environment to pods, and on GKE none
+is needed).
+
+Every client here is a user outside the cluster with the least-privilege Role only: its
+kubeconfig holds a token (TokenRequest API) of the ServiceAccount `cloudsurge-client`, bound
+to the rendered Role; it reaches the scheduler through dask-kubernetes' own port-forward and
+Redis through `--redis-forward` (this machine resolves no cluster name). The test harness
+itself (applying manifests, injecting faults) is the cluster's admin.
 
 In order: the rendered manifests applied (Redis StatefulSet with its volume, Secret, RBAC);
-`run --cluster kubernetes` with 2 worker pods for every formula up to 7 heavy atoms while a
-worker pod is deleted and the Redis pod restarted, then `verify` and exact counts; the plain
-Job (`enqueue`, `manifests --job`, `kubectl apply`) and `verify` from its output folder
-alone; nothing of the runs left and no credential in a pod spec, a log or the image.
+a client whose Role lacks one permission refused in one line, leaving nothing; `run
+--cluster kubernetes` with 2 worker pods for every formula up to 7 heavy atoms while a worker
+pod is deleted and the Redis pod restarted, then `verify` and exact counts; the plain Job
+(`enqueue`, `manifests --job`, `kubectl apply`) and `verify` from its output folder alone;
+nothing of the runs left, every request of the client allowed by its Role, and no credential
+in a pod spec, a log or the image.
 """
 
 from __future__ import annotations
@@ -19,23 +28,34 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
+import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 import redis
 import yaml
-from support.containers import ROOT, build, engine
-from support.fixture_gcs import _binary as emulator_binary
+from support.containers import ROOT, engine
+from support.kubetest import (
+    CLIENT,
+    KUBE_DIR,
+    KUBECTL,
+    TEST_IMAGE,
+    WORKER_IMAGE,
+    Cluster,
+    account_kubeconfig,
+    cli,
+    create_bucket,
+    kubectl,
+    open_test_cluster,
+)
 from support.refdata import reference_counts
 
 from cloudsurge_dask.formulae.formula import parse_formula
@@ -43,194 +63,14 @@ from cloudsurge_dask.output.records import TaskStatus
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
 
-SCRIPT = ROOT / "scripts" / "test-kubernetes.sh"
-EMULATOR = "http://10.244.0.1:4443"  # the pod bridge's gateway (scripts/test-kubernetes.sh)
 ELEMENTS = {"C", "N", "O", "S", "F", "Cl", "Br", "I", "H"}
-WORKER_IMAGE = "localhost/cloudsurge-worker:k8s"
-TEST_IMAGE = "localhost/cloudsurge-worker:k8s-emulator"
-
-
-def script(*args: str, timeout: float = 1800) -> str:
-    done = subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return done.stdout + done.stderr
-
-
-def kubectl(
-    *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None
-) -> str:
-    done = subprocess.run(
-        ["kubectl", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        input=input_text,
-    )
-    if check:
-        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cloudsurge_dask", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-        cwd=ROOT,
-    )
-
-
-@dataclass
-class Cluster:
-    namespace: str
-    password: str
-    redis_url: str  # through the Service's cluster IP (this machine is the node)
-    env: dict[str, str]
-    figures: dict[str, float] = field(default_factory=dict)
-    seen_pods: dict[str, dict[str, object]] = field(default_factory=dict)
-    logs: dict[str, str] = field(default_factory=dict)
-
-
-def wait_http(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def create_bucket(name: str) -> None:
-    request = urllib.request.Request(
-        f"{EMULATOR}/storage/v1/b?project=test",
-        data=json.dumps({"name": name}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        assert reply.status == 200
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    figures: dict[str, float] = {}
-    was_up = "kube-apiserver running" in script("status")
-    started = time.monotonic()
-    script("up")
-    figures["cluster_up_seconds"] = time.monotonic() - started
-    kubeconfig = script("kubeconfig").strip().splitlines()[-1]
-    os.environ["KUBECONFIG"] = kubeconfig
-    worker = build("--tag", WORKER_IMAGE)
-    figures["image_build_seconds"] = worker.seconds
-    figures["image_megabytes"] = worker.bytes / 1e6
-    redis_image = build("--redis").image
-    work = tmp_path_factory.mktemp("k8s")
-    (work / "Containerfile").write_text(
-        f"FROM {WORKER_IMAGE}\nENV STORAGE_EMULATOR_HOST={EMULATOR}\n"
-    )
-    engine()("build", "-t", TEST_IMAGE, "-f", str(work / "Containerfile"), str(work))
-    started = time.monotonic()
-    script("load", TEST_IMAGE, redis_image)
-    figures["image_import_seconds"] = time.monotonic() - started
-
-    emulator = subprocess.Popen(
-        [
-            str(emulator_binary()), "-scheme", "http", "-host", "10.244.0.1", "-port", "4443",
-            "-backend", "memory", "-log-level", "error",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    namespace = f"cloudsurge-kt-{uuid.uuid4().hex[:6]}"
-    volume = work / "redis-volume"
-    volume.mkdir()
-    os.chown(volume, 999, 999)
-    password = secrets.token_hex(16)
-    try:
-        wait_http(f"{EMULATOR}/storage/v1/b")
-        env = {
-            **os.environ,
-            "KUBECONFIG": kubeconfig,
-            "STORAGE_EMULATOR_HOST": EMULATOR,
-            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
-            # kr8s on Kubernetes 1.20: see scripts/kube120/sitecustomize.py
-            "PYTHONPATH": str(ROOT / "scripts" / "kube120"),
-            "CLOUDSURGE_TEST_CLUSTER_HOSTS": str(Path(kubeconfig).parent / "run" / "cluster-hosts"),
-        }
-        env.pop("CLOUDSURGE_REDIS_URL", None)
-        rendered = work / "rendered"
-        done = cli(
-            "manifests", "--namespace", namespace, "--image", TEST_IMAGE,
-            "--redis-image", redis_image, "--redis-storage", "1Gi", "--redis-memory", "512Mi",
-            "--out", str(rendered), env=env,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        kubectl("apply", "-f", str(rendered / "namespace.yaml"))
-        # the volume: this test cluster has no provisioner, so one hostPath PersistentVolume
-        pv = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"{namespace}-redis", "labels": {"cloudsurge-test": namespace}},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Delete",
-                "hostPath": {"path": str(volume), "type": "Directory"},
-            },
-        }
-        kubectl("apply", "-f", "-", input_text=json.dumps(pv))
-        url = f"redis://:{password}@cloudsurge-redis.{namespace}.svc.cluster.local:6379/0"
-        kubectl(
-            "create", "secret", "generic", "cloudsurge-redis", "-n", namespace,
-            f"--from-literal=password={password}", f"--from-literal=url={url}",
-        )  # fmt: skip
-        for name in ("redis.yaml", "rbac.yaml"):
-            kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / name)))
-        started = time.monotonic()
-        kubectl(
-            "rollout", "status", "statefulset/cloudsurge-redis", "-n", namespace,
-            "--timeout=300s", timeout=320,
-        )  # fmt: skip
-        figures["redis_ready_seconds"] = time.monotonic() - started
-        ip = kubectl(
-            "get", "svc", "cloudsurge-redis", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
-        )
-        state = Cluster(namespace, password, f"redis://:{password}@{ip}:6379/0", env, figures)
+    with open_test_cluster(tmp_path_factory.mktemp("k8s")) as state:
         yield state
         print("\nkubernetes figures:", json.dumps(state.figures, indent=1))
-    finally:
-        kubectl("delete", "namespace", namespace, "--timeout=180s", check=False, timeout=200)
-        kubectl("delete", "pv", f"{namespace}-redis", check=False)
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        engine()("rmi", TEST_IMAGE, check=False)
-        if not was_up:
-            script("down")
-
-
-def for_kubernetes_1_20(path: Path) -> Path:
-    """The rendered file as Kubernetes 1.20 accepts it: fields it lacks are removed.
-
-    Said in docs/gke.md: none of them changes what the objects do on this test cluster."""
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    for doc in docs:
-        spec = doc.get("spec", {})
-        # StatefulSet.spec.persistentVolumeClaimRetentionPolicy: 1.23+
-        spec.pop("persistentVolumeClaimRetentionPolicy", None)
-        # Job.spec.podFailurePolicy (1.25+), backoffLimitPerIndex / maxFailedIndexes (1.28+)
-        for key in ("podFailurePolicy", "backoffLimitPerIndex", "maxFailedIndexes"):
-            spec.pop(key, None)
-    out = path.with_name(f"{path.stem}.k8s-1.20.yaml")
-    out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return out
 
 
 def reference_le7() -> tuple[dict[str, int], set[str]]:
@@ -285,7 +125,8 @@ def snapshot_pods(cluster: Cluster) -> None:
         name = pod["metadata"]["name"]
         cluster.seen_pods[name] = pod
         log = subprocess.run(
-            ["kubectl", "logs", "-n", cluster.namespace, name, "--all-containers"],
+            [KUBECTL, "--kubeconfig", str(KUBE_DIR / "admin.kubeconfig"), "logs",
+             "-n", cluster.namespace, name, "--all-containers"],
             capture_output=True, text=True, timeout=60, check=False,
         ).stdout  # fmt: skip
         if log:
@@ -323,19 +164,81 @@ def test_manifests_applied_redis_ready_with_its_volume(cluster: Cluster) -> None
     assert ip in probe
 
 
+def run_command(cluster: Cluster, output: str, *more: str) -> list[str]:
+    """`run` as a user outside the cluster types it: Redis through --redis-forward."""
+    return [
+        sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "kubernetes",
+        "--namespace", cluster.namespace, "--image", TEST_IMAGE, "--redis-forward",
+        "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
+        "--output", output, *more,
+    ]  # fmt: skip
+
+
+def left_of_runs(namespace: str) -> list[str]:
+    """DaskClusters, Jobs and pods of the namespace other than Redis."""
+    names = kubectl("get", "daskclusters,jobs,pods", "-n", namespace, "-o", "name").split()
+    return [name for name in names if name != "pod/cloudsurge-redis-0"]
+
+
+def test_a_missing_permission_ends_the_run_in_one_line(cluster: Cluster, tmp_path: Path) -> None:
+    """The client Role less one grant (get pods/portforward: the WebSocket upgrade of every
+    forward, which kr8s would retry without end): the run ends at once, in one line naming
+    it, and leaves nothing."""
+    ns = cluster.namespace
+    role = json.loads(kubectl("get", "role", CLIENT, "-n", ns, "-o", "json"))
+    for rule in role["rules"]:
+        if rule["resources"] == ["pods/portforward"]:
+            rule["verbs"].remove("get")
+    partial = "cloudsurge-partial"
+    binding = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": partial}
+    objects = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": partial}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": partial}, "rules": role["rules"]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": partial}, "roleRef": binding,
+         "subjects": [{"kind": "ServiceAccount", "name": partial, "namespace": ns}]},
+    ]  # fmt: skip
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    kubectl("apply", "-n", ns, "-f", "-", input_text=listing)
+    try:
+        config = account_kubeconfig(
+            os.environ["KUBECONFIG"], ns, partial, tmp_path / "partial.kubeconfig"
+        )
+        env = {**cluster.env, "KUBECONFIG": str(config),
+               "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}  # fmt: skip
+        bucket = f"kp-{uuid.uuid4().hex[:10]}"
+        create_bucket(bucket)
+        started = time.monotonic()
+        done = subprocess.run(
+            run_command(cluster, f"gs://{bucket}/runs", "--max-heavy-atoms", "3"),
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        cluster.figures["refused_seconds"] = time.monotonic() - started
+    finally:
+        kubectl("delete", "-n", ns, "-f", "-", input_text=listing, check=False)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"missing Kubernetes permission in namespace {ns}: get pods/portforward " in lines[0]
+    assert left_of_runs(ns) == []
+
+
 def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Cluster) -> None:
+    """From outside the cluster, with the Role only: the scheduler through dask-kubernetes'
+    port-forward, Redis through the client's own forward, re-made when its pod is replaced."""
     bucket = f"kt-{uuid.uuid4().hex[:10]}"
     create_bucket(bucket)
     output = f"gs://{bucket}/runs"
     ns = cluster.namespace
-    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
-    command = [
-        sys.executable, "-m", "cloudsurge_dask", "run", "--cluster", "kubernetes",
-        "--namespace", ns, "--image", TEST_IMAGE, "--pods", "2", "--processes-per-pod", "1",
-        "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
-        "--output", output, "--max-heavy-atoms", "7", "--cluster-timeout", "600",
-        "--shard-formulae", "4", "--lease-seconds", "10", "--batch-size", "1",
-    ]  # fmt: skip
+    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}
+    with pytest.raises(socket.gaierror):  # no name of the cluster resolves here
+        socket.getaddrinfo(f"cloudsurge-redis.{ns}", 6379)
+    command = run_command(
+        cluster, output, "--pods", "2", "--processes-per-pod", "1", "--max-heavy-atoms", "7",
+        "--cluster-timeout", "600", "--shard-formulae", "4", "--lease-seconds", "10",
+        "--batch-size", "1",
+    )  # fmt: skip
     started = time.monotonic()
     client = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -415,7 +318,7 @@ def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:
     (job_doc,) = [d for d in yaml.safe_load_all((rendered / "job.yaml").read_text()) if d]
     name = job_doc["metadata"]["name"]
     started = time.monotonic()
-    kubectl("apply", "-f", str(for_kubernetes_1_20(rendered / "job.yaml")))
+    kubectl("apply", "-f", str(rendered / "job.yaml"))
     kubectl(
         "wait", "-n", cluster.namespace, f"job/{name}", "--for=condition=complete",
         "--timeout=900s", timeout=920,
@@ -431,6 +334,31 @@ def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:
     while kubectl("get", "pods", "-n", cluster.namespace, "-l", f"job-name={name}", "-o", "name"):
         assert time.monotonic() < deadline, "the Job's pods were not removed"
         time.sleep(2)
+
+
+def client_requests(namespace: str, account: str) -> list[dict[str, Any]]:
+    """What `account` asked the API server, from its audit log (scripts/test-kubernetes.sh)."""
+    user = f"system:serviceaccount:{namespace}:{account}"
+    events = []
+    for path in sorted(KUBE_DIR.glob("logs/audit*.log")):
+        for line in path.read_text().splitlines():
+            if user in line:
+                event = json.loads(line)
+                if event["user"]["username"] == user:
+                    events.append(event)
+    return events
+
+
+def test_every_request_of_the_client_was_allowed_by_its_role(cluster: Cluster) -> None:
+    events = client_requests(cluster.namespace, CLIENT)
+    refused = [(e["verb"], e["requestURI"]) for e in events
+               if e.get("responseStatus", {}).get("code") in (401, 403)]  # fmt: skip
+    assert not refused, refused
+    forwarded = [e["objectRef"]["name"] for e in events
+                 if e.get("objectRef", {}).get("subresource") == "portforward"]  # fmt: skip
+    assert "cloudsurge-redis-0" in forwarded, sorted(set(forwarded))
+    schedulers = [n for n in forwarded if n.endswith("-scheduler") or "-scheduler-" in n]
+    assert schedulers, sorted(set(forwarded))
 
 
 def test_nothing_of_the_runs_left_and_no_credential_anywhere(cluster: Cluster) -> None:

@@ -131,6 +131,13 @@ class FakeApi(BaseHTTPRequestHandler):
             body = None
         if self.path.startswith("/version"):
             return self._send(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0"})
+        if "/selfsubject" in self.path and body is not None and self.mode != "hang":
+            # any authenticated user may ask; a user without the Role is granted nothing
+            allowed = self.mode != "forbidden"
+            everything = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+            status = {"allowed": allowed, "incomplete": False,
+                      "resourceRules": everything if allowed else []}  # fmt: skip
+            return self._send(201, {**body, "status": status})
         if self.mode == "forbidden":
             return self._status(403, "Forbidden", "daskclusters is forbidden: User cannot create")
         if self.mode == "no-crd":
@@ -217,7 +224,9 @@ def test_unreachable_api_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_rbac_forbidden(fake_api: type[FakeApi]) -> None:
     fake_api.mode = "forbidden"
-    assert "--client-user" in fails_with(KUBE, "forbidden by Kubernetes RBAC")
+    message = fails_with(KUBE, "missing Kubernetes permission in namespace default: get daskc")
+    assert "--client-user" in message and "and 27 more" in message
+    assert fake_api.created == []  # nothing was made
 
 
 def test_missing_operator_crds(fake_api: type[FakeApi]) -> None:
