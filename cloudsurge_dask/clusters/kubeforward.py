@@ -120,6 +120,10 @@ class ServiceForward:
                 TimeoutError) as exc:  # fmt: skip
             self._pod = None  # choose again for the next connection
             log.debug("forward to %s/%s: %s", self.namespace, self.service, exc)
+        except asyncio.CancelledError:
+            # the forward closes with connections open: end this one quietly (Python 3.11's
+            # stream server would print the cancelled handler's traceback)
+            log.debug("forward to %s/%s: closed mid-connection", self.namespace, self.service)
         finally:
             writer.close()
 
