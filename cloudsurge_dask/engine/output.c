@@ -31,7 +31,7 @@
 /* the sink                                                            */
 
 /* write(2) all of p, retrying EINTR and partial writes */
-static int write_all(int fd, const unsigned char *p, size_t n)
+int cs_write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -66,7 +66,7 @@ static void gz_pump(cs_out *o, int flush)
         }
         if (zs->avail_out == 0 || (flush == Z_FINISH && rc == Z_STREAM_END)) {
             size_t have = o->zcap - zs->avail_out;
-            int e = write_all(o->fd, o->zbuf, have);
+            int e = cs_write_all(o->fd, o->zbuf, have);
             if (e) {
                 set_err(o, e);
                 return;
@@ -107,7 +107,7 @@ static void flush_buf(cs_out *o)
         return;
     }
 #endif
-    int e = write_all(o->fd, o->buf, o->len);
+    int e = cs_write_all(o->fd, o->buf, o->len);
     if (e) set_err(o, e);
     o->len = 0;
 }

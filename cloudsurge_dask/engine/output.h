@@ -45,6 +45,9 @@ typedef struct cs_out {
 } cs_out;
 
 /* Open: fd 1 when path is NULL.  Returns 0, or -1 with errno set. */
+/* write(2) all of p, retrying EINTR and partial writes: 0 or an errno (the
+ * sink and -Z's framed stream write through it) */
+int cs_write_all(int fd, const unsigned char *p, size_t n);
 int cs_out_open(cs_out *o, const char *path, int gzip);
 /* Open for -Z: each committed record is one structure, and every part_size
  * of them become one compressed part of the framed stream (parts.h). */

@@ -65,26 +65,12 @@ static void header(unsigned char *p, const char *tag, uint32_t len, uint64_t a, 
     put_u64(p + 16, b);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno ? errno : EIO;
-        }
-        p += (size_t)w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* one "CSZD" frame of what the compressor has given so far, if anything */
 static int flush_data(cs_parts *P, ZSTD_outBuffer *ob)
 {
     if (ob->pos == 0) return 0;
     header(P->out, "CSZD", (uint32_t)ob->pos, 0, 0);
-    int e = write_all(P->fd, P->out, CS_PART_HEADER + ob->pos);
+    int e = cs_write_all(P->fd, P->out, CS_PART_HEADER + ob->pos);
     ob->pos = 0;
     return e;
 }
@@ -123,7 +109,7 @@ static int compress_item(cs_parts *P, const item *it)
     header(tail, "CSZP", 0, it->structures, it->raw);
     P->parts += 1;
     P->total += it->structures;
-    return write_all(P->fd, tail, sizeof(tail));
+    return cs_write_all(P->fd, tail, sizeof(tail));
 }
 
 static void *compress_main(void *arg)
@@ -140,7 +126,7 @@ static void *compress_main(void *arg)
             if (!failed) {
                 unsigned char tail[CS_PART_HEADER];
                 header(tail, "CSZE", 0, P->parts, P->total);
-                e = write_all(P->fd, tail, sizeof(tail));
+                e = cs_write_all(P->fd, tail, sizeof(tail));
             }
         } else if (!failed) {
             e = compress_item(P, &it); /* after an error: drain, do nothing */

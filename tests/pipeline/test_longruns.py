@@ -99,16 +99,18 @@ def start(job: Job, *extra: str) -> None:
     )  # fmt: skip
 
 
-def wait_for_progress(job: Job, final: int, timeout: float = 60) -> Counters:
+def wait_for_progress(
+    job: Job, final: int, timeout: float = 60, shared: str | None = None
+) -> Counters:
     """Until `final` formulae are final, read live from the job's private Redis (through
-    its state folder, as `status` does)."""
+    its state folder, as `status` does), or from the `shared` Redis it runs on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert job.process is not None and job.process.poll() is None, "the run ended early"
         folders = [p for p in job.out.iterdir() if p.is_dir()] if job.out.is_dir() else []
         if folders:
             job.job = folders[0].name
-            url = LocalState(folders[0] / "state").live_url()
+            url = shared or LocalState(folders[0] / "state").live_url()
             if url is not None:
                 with contextlib.suppress(QueueError):  # not (wholly) queued yet
                     progress = JobQueue.open(url, job.job).progress()
@@ -395,21 +397,6 @@ def test_progress_on_a_terminal_is_a_live_bar() -> None:
     assert "40/40 formulae" in text and "1,000 structures" in text and "ETA" in text, text
 
 
-def wait_on_shared_redis(job: Job, url: str, final: int, timeout: float = 60) -> None:
-    """As wait_for_progress, for a run on a shared Redis (no state folder)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert job.process is not None and job.process.poll() is None, "the run ended early"
-        folders = [p for p in job.out.iterdir() if p.is_dir()] if job.out.is_dir() else []
-        if folders:
-            job.job = folders[0].name
-            with contextlib.suppress(QueueError):  # not (wholly) queued yet
-                if JobQueue.open(url, job.job).progress().formulae_final >= final:
-                    return
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {final} formulae final after {timeout} s")
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("shared", [False, True], ids=["private-redis", "shared-redis"])
 def test_stop_from_another_process_interrupts_and_resume_finishes(
@@ -420,7 +407,7 @@ def test_stop_from_another_process_interrupts_and_resume_finishes(
     if shared:
         job.env["CLOUDSURGE_REDIS_URL"] = redis_url
         start(job)
-        wait_on_shared_redis(job, redis_url, 10)
+        wait_for_progress(job, 10, shared=redis_url)
     else:
         start(job)
         wait_for_progress(job, 10)

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "../output.h"
+#include "harness.h"
 
 /* ------------------------------------------------------------------ */
 /* Surge's sample output (stdout part), byte for byte                  */
@@ -267,22 +268,6 @@ static const char SAMPLE_A_C3H4O[] =
 
 /* ------------------------------------------------------------------ */
 /* harness                                                             */
-
-typedef struct tctx {
-    int passed, failed;
-    char dir[256];  /* scratch folder */
-    int seq;
-} tctx;
-
-static void ok(tctx *t, int cond, const char *name)
-{
-    if (cond) {
-        t->passed++;
-    } else {
-        t->failed++;
-        printf("FAIL %s\n", name);
-    }
-}
 
 static void tmpname(tctx *t, char *buf, size_t len, const char *tag)
 {

@@ -15,22 +15,9 @@
 #include <zstd.h>
 
 #include "../output.h"
+#include "harness.h"
 #include "../parts.h"
 
-typedef struct tctx {
-    int passed, failed, seq;
-    char dir[256];
-} tctx;
-
-static void ok(tctx *t, int cond, const char *name)
-{
-    if (cond) {
-        t->passed++;
-    } else {
-        t->failed++;
-        printf("FAIL %s\n", name);
-    }
-}
 
 /* record i: its length varies (some cross a 1 MiB step), its bytes are
  * printable and it ends with '\n', like a SMILES line */
