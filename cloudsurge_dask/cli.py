@@ -341,9 +341,11 @@ def worker(job: str, **values: Any) -> None:
 def status(job: str, **values: Any) -> None:
     """How far JOB got: live from Redis (--redis-url, or the private Redis of a run going on
     now), else from the output folder alone (job.json, records.parquet)."""
+    from .clusters.kubeforward import forwarded
     from .results.status import describe
 
-    click.echo(describe(build_settings(values), job))
+    with forwarded(build_settings(values)) as settings:
+        click.echo(describe(settings, job))
 
 
 @job_command("stop")
@@ -352,12 +354,13 @@ def stop(job: str, **values: Any) -> None:
     stops it: drains stop after the task in hand, leases go back, the records so far and
     job.json are saved; waits for that, then prints where the job stands and how to resume.
     A job that is not running (finished, stopped, unknown) is one line and exit status 2."""
+    from .clusters.kubeforward import forwarded
     from .results.status import ended
     from .run.stoprequest import stop_job
 
-    settings = build_settings(values)
-    stop_job(settings, job, settings.stop_timeout, lambda text: click.echo(text, err=True))
-    click.echo(ended(settings, job))
+    with forwarded(build_settings(values)) as settings:
+        stop_job(settings, job, settings.stop_timeout, lambda text: click.echo(text, err=True))
+        click.echo(ended(settings, job))
 
 
 @job_command("export")
@@ -366,9 +369,11 @@ def stop(job: str, **values: Any) -> None:
 )
 def export(job: str, target: str, **values: Any) -> None:
     """Write JOB's records to Parquet or CSV (from Redis if given, else records.parquet)."""
+    from .clusters.kubeforward import forwarded
     from .results.export import export_records
 
-    count = export_records(build_settings(values), job, target)
+    with forwarded(build_settings(values)) as settings:
+        count = export_records(settings, job, target)
     click.echo(f"{count} records written to {target}", err=True)
 
 

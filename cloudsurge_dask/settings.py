@@ -56,6 +56,8 @@ QUEUED = ("run", "enqueue", "plan")  # fixed when a job is queued (and previewed
 OUTPUT = ("run", "enqueue", "status", "stop", "export", "verify", "cat", "ls", "jobs")
 RUN = ("run", "plan")
 KUBE_OBJECTS = ("run", "plan", "manifests")  # also rendered into the Kubernetes objects
+# what reaches a queue's Redis in a cluster from outside it (--redis-forward)
+FORWARD = ("run", "plan", "status", "stop", "export")
 SLURM = ("run", "plan", "sbatch-script")  # also rendered into the sbatch array script
 
 
@@ -218,7 +220,9 @@ class Settings:
         "cloudsurge-dask-worker:latest", "Worker image.", TEXT, KUBE_OBJECTS, "Kubernetes",
     )
     namespace: str = setting(
-        "default", "Namespace of every object.", TEXT, KUBE_OBJECTS, "Kubernetes",
+        "default", "Namespace of every object (and of --redis-url's Service with "
+        "--redis-forward, unless its host names one).", TEXT,
+        (*KUBE_OBJECTS, "status", "stop", "export"), "Kubernetes",
     )
     pods: int = setting(2, "Worker pods.", POSITIVE, RUN, "Kubernetes")
     processes_per_pod: int = setting(
@@ -257,7 +261,8 @@ class Settings:
         False, "Reach --redis-url's Service (its host: SERVICE[.NAMESPACE], as in the Redis "
         "Secret) from outside the cluster through a port-forward this client keeps up itself, "
         "to whichever pod serves it: no `kubectl port-forward` needed, and a replaced Redis pod "
-        "does not end the run.", click.BOOL, RUN, "Kubernetes", switch=True,
+        "does not end the run (with `status`, `stop`, `export`: the same, for the command).",
+        click.BOOL, FORWARD, "Kubernetes", switch=True,
     )
     adaptive_max: int = setting(
         0, "Scale adaptively up to this many pods (0: fixed size).", COUNT, RUN, "Kubernetes",

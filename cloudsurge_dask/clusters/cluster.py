@@ -25,6 +25,7 @@ from distributed import Client, LocalCluster
 
 from ..errors import ClusterError, ConfigError
 from ..settings import ClusterKind, Settings
+from .clusterphase import settled_phase
 from .dashboard import routes_config, routes_env
 from .kubeaccess import check_access
 from .kubefailure import explain
@@ -201,13 +202,14 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
 
     def create() -> Any:
         _check_access(settings.namespace)
-        return operator.KubeCluster(
-            custom_cluster_spec=spec,
-            namespace=settings.namespace,
-            shutdown_on_close=True,
-            resource_timeout=int(limit) if limit else 3600,
-            quiet=True,
-        )
+        with settled_phase(name, settings.namespace):  # the operator's race, see clusterphase
+            return operator.KubeCluster(
+                custom_cluster_spec=spec,
+                namespace=settings.namespace,
+                shutdown_on_close=True,
+                resource_timeout=int(limit) if limit else 3600,
+                quiet=True,
+            )
 
     try:
         cluster = _bounded(create, limit, on_late=lambda late: late.close(timeout=60))

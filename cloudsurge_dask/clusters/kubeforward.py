@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -182,3 +183,14 @@ def redis_url(settings: Settings) -> Iterator[str]:
         parts = urlsplit(str(settings.redis_url))
         auth, at, _ = parts.netloc.rpartition("@")
         yield urlunsplit(parts._replace(netloc=f"{auth}{at}127.0.0.1:{forward.local_port}"))
+
+
+@contextlib.contextmanager
+def forwarded(settings: Settings) -> Iterator[Settings]:
+    """`settings` with --redis-url as this process reaches it: for `status`, `stop` and
+    `export` from outside the cluster, as `run --redis-forward` reaches it."""
+    if not settings.redis_forward:
+        yield settings
+        return
+    with redis_url(settings) as url:
+        yield dataclasses.replace(settings, redis_url=url, redis_forward=False)

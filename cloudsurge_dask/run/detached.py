@@ -92,7 +92,9 @@ def detach(
             f"{resume_command(job, settings)}"
         ) from None
     ns = settings.namespace
-    flags = shlex.join(["--output", settings.output])
+    # as this command reached Redis: from outside the cluster, through the client's own forward
+    reach = ["--redis-forward", "--namespace", ns] if settings.redis_forward else []
+    flags = shlex.join(["--output", settings.output, *reach])
     return job, "\n".join([
         f"{said}; its client runs in the cluster: DaskJob {name} in namespace {ns}",
         f"follow: python -m cloudsurge_dask status {job} {flags} "

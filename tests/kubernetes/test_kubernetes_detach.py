@@ -44,7 +44,8 @@ cluster = LIVE.cluster  # the module fixture: this module gets a namespace of it
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
 
 PLACEMENT = [
-    "--cluster", "kubernetes", "--detach", "--pods", "1", "--processes-per-pod", "1",
+    "--cluster", "kubernetes", "--detach", "--redis-forward", "--pods", "1",
+    "--processes-per-pod", "1",
     "--pod-cpu", "250m", "--pod-memory", "1Gi", "--pod-ephemeral-storage", "1Gi",
     "--cluster-timeout", "600",
 ]  # fmt: skip
@@ -53,17 +54,25 @@ QUEUED = ["--max-heavy-atoms", "7", "--shard-formulae", "4", "--lease-seconds", 
 
 
 def detached(cluster: Any, *args: str) -> tuple[str, str]:
-    """Start a detached run (or resume); returns the job id and its DaskJob's name."""
-    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
+    """Start a detached run (or resume) as a user outside the cluster: Redis through
+    --redis-forward; returns the job id and its DaskJob's name."""
     started = time.monotonic()
     done = LIVE.cli("run", *args, "--namespace", cluster.namespace, "--image",
-                    LIVE.TEST_IMAGE, *PLACEMENT, env=env, timeout=600)  # fmt: skip
+                    LIVE.TEST_IMAGE, *PLACEMENT, env=outside(cluster), timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     assert time.monotonic() - started < 120, "the detached command did not return at once"
     job = done.stdout.strip().splitlines()[-1]
     name = done.stderr.split("DaskJob ")[1].split()[0]
-    assert f"stop {job}" in done.stderr and f"{name}-runner" in done.stderr, done.stderr
+    assert f"{name}-runner" in done.stderr, done.stderr
+    # the commands it prints reach Redis as it did
+    assert f"stop {job} --output" in done.stderr and "--redis-forward" in done.stderr, done.stderr
     return job, name
+
+
+def outside(cluster: Any) -> dict[str, str]:
+    """A client's environment outside the cluster: the Role's kubeconfig and the Redis
+    Secret's in-cluster URL, which only --redis-forward reaches from here."""
+    return {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}
 
 
 def job_status(namespace: str, name: str) -> str:
@@ -166,10 +175,11 @@ def test_stop_of_a_detached_run_then_resume_detached(cluster: Any) -> None:
             break
         assert time.monotonic() < deadline, status.stdout + status.stderr
         time.sleep(2)
-    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.redis_url}
-    status = LIVE.cli("status", job, "--output", output, env=env)
+    # live, through the command's own forward to Redis, as the detached command printed it
+    env, reach = outside(cluster), ["--redis-forward", "--namespace", ns]
+    status = LIVE.cli("status", job, "--output", output, *reach, env=env)
     assert re.search(rf"its client: PID \d+ on {name}-runner$", status.stdout), status.stdout
-    stopped = LIVE.cli("stop", job, "--output", output, env=env, timeout=600)
+    stopped = LIVE.cli("stop", job, "--output", output, *reach, env=env, timeout=600)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert stopped.stdout.startswith(f"job {job}: interrupted"), stopped.stdout
     assert "interrupted by the stop command" in stopped.stdout
@@ -179,7 +189,7 @@ def test_stop_of_a_detached_run_then_resume_detached(cluster: Any) -> None:
     cluster_gone(ns, name)
     log = LIVE.kubectl("logs", "-n", ns, f"{name}-runner")
     assert f"job {job} interrupted by the stop command" in log and "Traceback" not in log, log
-    again = LIVE.cli("stop", job, "--output", output, env=env)
+    again = LIVE.cli("stop", job, "--output", output, *reach, env=env)
     assert again.returncode == 2 and "is not running (it is interrupted)" in again.stderr
     job_again, resumed = detached(cluster, "--resume", job, "--output", output)
     assert job_again == job and resumed != name

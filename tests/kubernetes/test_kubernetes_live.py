@@ -58,8 +58,11 @@ from support.kubetest import (
 )
 from support.refdata import reference_counts
 
+from cloudsurge_dask.clusters import clusterphase
+from cloudsurge_dask.clusters.cluster import kube_cluster_spec
 from cloudsurge_dask.formulae.formula import parse_formula
 from cloudsurge_dask.output.records import TaskStatus
+from cloudsurge_dask.settings import Settings
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(3600)]
 
@@ -222,6 +225,60 @@ def test_a_missing_permission_ends_the_run_in_one_line(cluster: Cluster, tmp_pat
     assert len(lines) == 1, done.stderr
     assert f"missing Kubernetes permission in namespace {ns}: get pods/portforward " in lines[0]
     assert left_of_runs(ns) == []
+
+
+SETTLE = """
+import logging, sys, time
+from cloudsurge_dask.clusters.clusterphase import settled_phase
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+with settled_phase(sys.argv[1], sys.argv[2]):
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_a_daskcluster_left_pending_by_the_operator_is_set_running(cluster: Cluster) -> None:
+    """dask/dask-kubernetes#968: the operator may write Pending over the Running its Service
+    handler set. With the client's Role only, `settled_phase` sets such a cluster Running;
+    a LoadBalancer Service without an address (none ever gets one here) keeps it Pending."""
+    ns = cluster.namespace
+    settings = Settings(namespace=ns, image=TEST_IMAGE, pods=1, pod_cpu="100m",
+                        pod_memory="256Mi", pod_ephemeral_storage="256Mi")  # fmt: skip
+    spec = kube_cluster_spec(settings)
+    spec["spec"]["worker"]["replicas"] = 0
+    name = spec["metadata"]["name"]
+    kubectl("apply", "-n", ns, "-f", "-", input_text=json.dumps(spec))
+
+    def phase() -> str:
+        return kubectl("get", "daskcluster", name, "-n", ns, "-o", "jsonpath={.status.phase}")
+
+    def settle(seconds: float) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", SETTLE, name, ns, str(seconds)], env=cluster.env, cwd=ROOT,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    try:
+        deadline = time.monotonic() + 120
+        while not kubectl("get", "svc", f"{name}-scheduler", "-n", ns, check=False):
+            assert time.monotonic() < deadline, phase()
+            time.sleep(1)
+        overwrite = json.dumps({"status": {"phase": "Pending"}})
+        kubectl("patch", "daskcluster", name, "-n", ns, "--type", "merge", "-p", overwrite)
+        assert phase() == "Pending"
+        said = settle(8 + clusterphase.GRACE_SECONDS)
+        assert phase() == "Running", said
+        assert "dask/dask-kubernetes#968" in said
+        kubectl("patch", "svc", f"{name}-scheduler", "-n", ns, "--type", "merge",
+                "-p", json.dumps({"spec": {"type": "LoadBalancer"}}))  # fmt: skip
+        kubectl("patch", "daskcluster", name, "-n", ns, "--type", "merge", "-p", overwrite)
+        said = settle(4 + clusterphase.GRACE_SECONDS)
+        assert phase() == "Pending", said
+        assert "#968" not in said
+    finally:
+        kubectl("delete", "daskcluster", name, "-n", ns, "--wait=true", "--timeout=120s",
+                check=False)  # fmt: skip
 
 
 def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Cluster) -> None:

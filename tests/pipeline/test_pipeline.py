@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.processes import descendants
 from support.refdata import hill_counts
 
 from cloudsurge_dask.engine import engine_path
@@ -94,20 +95,14 @@ def test_sigkill_worker_mid_formula_loses_nothing(tmp_path: Path) -> None:
     killed: list[int] = []
 
     def killer() -> None:
-        # kill the first worker process that has a generator child of this test running
-        # (its script's own path: other tests may run slow generators at the same time)
+        # kill the first worker process (a child of this test's cluster) that has a generator
+        # of this test running: found among this process's descendants, never by pattern
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            out = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True)
-            for pid in out.stdout.split():
-                parent = (
-                    Path(f"/proc/{pid}/stat").read_text().split()[3]
-                    if Path(f"/proc/{pid}").exists()
-                    else None
-                )
-                if parent and parent != str(os.getpid()):
-                    os.kill(int(parent), signal.SIGKILL)
-                    killed.append(int(parent))
+            for parent, command in descendants(os.getpid()).values():
+                if script in command and parent != os.getpid():
+                    os.kill(parent, signal.SIGKILL)
+                    killed.append(parent)
                     return
             time.sleep(0.05)
 
