@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shlex
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from .sizing import expected_drains, screen_processes
 log = logging.getLogger(__name__)
 
 SCHEDULER_RESOURCES = resources("1", "2Gi", "1Gi")
+ABORT_POLL = 0.2  # seconds between looks at a start's abort event
 IDLE_TIMEOUT = 600  # the operator deletes a cluster whose client died and whose scheduler idles
 
 
@@ -59,14 +61,23 @@ def prepare_cluster(settings: Settings) -> None:
         import_jobqueue()
 
 
+class Abandoned(Exception):
+    """The run stopped waiting for its cluster's start (Ctrl-C, `stop`, a small job already
+    done); raised inside this module only, where the half-made cluster is then removed."""
+
+
 @contextmanager
-def open_cluster(settings: Settings) -> Iterator[ClusterHandle]:
-    """Start (or reach) the cluster the settings ask for; close whatever was started on exit."""
+def open_cluster(
+    settings: Settings, abort: threading.Event | None = None
+) -> Iterator[ClusterHandle]:
+    """Start (or reach) the cluster the settings ask for; close whatever was started on exit.
+    Setting `abort` ends a Kubernetes start that is still waiting, its cluster removed."""
+    abort = abort or threading.Event()
     if settings.scheduler:
         with _remote(settings) as handle:
             yield handle
     elif settings.cluster == ClusterKind.KUBERNETES:
-        with _kubernetes(settings) as handle:
+        with _kubernetes(settings, abort) as handle:
             yield handle
     elif settings.cluster == ClusterKind.SLURM:
         from .slurm import slurm_cluster
@@ -82,14 +93,28 @@ def _limit(settings: Settings) -> float | None:
     return settings.cluster_timeout or None
 
 
-def _wait_for_workers(client: Client, count: int, settings: Settings, hint: str) -> None:
-    try:
-        client.wait_for_workers(count, timeout=_limit(settings))
-    except TimeoutError:
-        raise ClusterError(
-            f"{len(client.nthreads())} of {count} Dask worker(s) connected within "
-            f"{settings.cluster_timeout:g} s (--cluster-timeout); {hint}"
-        ) from None
+def _wait_for_workers(
+    client: Client, count: int, settings: Settings, hint: str, abort: threading.Event | None = None
+) -> None:
+    """Wait up to --cluster-timeout for `count` workers; in steps of a second when the wait
+    may be given up (`abort`)."""
+    limit = _limit(settings)
+    deadline = None if limit is None else time.monotonic() + limit
+    while True:
+        step = 1.0 if abort is not None else limit
+        if deadline is not None:
+            step = max(0.01, min(step or limit or 0.0, deadline - time.monotonic()))
+        try:
+            client.wait_for_workers(count, timeout=step)
+            return
+        except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"{len(client.nthreads())} of {count} Dask worker(s) connected within "
+                    f"{settings.cluster_timeout:g} s (--cluster-timeout); {hint}"
+                ) from None
+            if abort is not None and abort.is_set():
+                raise Abandoned from None
 
 
 def _dashboard(source: Any) -> str | None:
@@ -193,7 +218,7 @@ def kube_cluster_spec(settings: Settings, name: str | None = None) -> dict[str, 
 
 
 @contextmanager
-def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
+def _kubernetes(settings: Settings, abort: threading.Event) -> Iterator[ClusterHandle]:
     operator = _operator()
     spec = kube_cluster_spec(settings)
     name = spec["metadata"]["name"]
@@ -209,13 +234,20 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
                 shutdown_on_close=True,
                 resource_timeout=int(limit) if limit else 3600,
                 quiet=True,
+                # outside the cluster (the user says so with --redis-forward): port-forward the
+                # scheduler at once instead of trying its Service name for ~10 s first
+                port_forward_cluster_ip=True if settings.redis_forward else None,
             )
 
     try:
-        cluster = _bounded(create, limit, on_late=lambda late: late.close(timeout=60))
+        cluster = _bounded(create, limit, lambda late: late.close(timeout=60), abort)
     except ClusterError:
         _forget(operator, name)  # refused before anything was made
         raise
+    except Abandoned:
+        _forget(operator, name)
+        _delete_cluster(name, settings.namespace, wait=True)
+        raise ClusterError(abandoned(name)) from None
     except Exception as exc:
         _forget(operator, name)
         # whatever failed, the resource may exist; an API that did not answer in time is
@@ -231,7 +263,10 @@ def _kubernetes(settings: Settings) -> Iterator[ClusterHandle]:
                 f"see `kubectl get pods -n {settings.namespace} -l dask.org/cluster-name={name}`"
                 " (ImagePullBackOff: check --image; Pending: not enough CPU/memory quota)"
             )
-            _wait_for_workers(client, 1, settings, hint)
+            try:
+                _wait_for_workers(client, 1, settings, hint, abort)
+            except Abandoned:
+                raise ClusterError(abandoned(name)) from None  # closed below, with its pods
             yield ClusterHandle(
                 client, drains, _dashboard(cluster), ClusterKind.KUBERNETES,
                 screen_processes(settings, ClusterKind.KUBERNETES),
@@ -258,8 +293,18 @@ def _check_access(namespace: str) -> None:
     asyncio.run(probe())
 
 
-def _bounded(create: Callable[[], Any], limit: float | None, on_late: Callable[[Any], None]) -> Any:
-    """Run `create` in a daemon thread and give up after `limit` s; a late result is closed."""
+def abandoned(name: str) -> str:
+    return f"the start of DaskCluster {name} was given up: the run is stopping; it was removed"
+
+
+def _bounded(
+    create: Callable[[], Any],
+    limit: float | None,
+    on_late: Callable[[Any], None],
+    abort: threading.Event,
+) -> Any:
+    """Run `create` in a daemon thread and give up after `limit` s (TimeoutError) or once
+    `abort` is set (Abandoned); a late result is closed."""
     box: dict[str, Any] = {}
     done = threading.Event()
     lock = threading.Lock()
@@ -277,11 +322,17 @@ def _bounded(create: Callable[[], Any], limit: float | None, on_late: Callable[[
                 on_late(box["value"])
 
     threading.Thread(target=run, name="cloudsurge-cluster-start", daemon=True).start()
-    done.wait(limit)
-    with lock:
-        if not done.is_set():
-            box["abandoned"] = True
-            raise TimeoutError(f"no Dask scheduler after {limit:g} s")
+    deadline = None if limit is None else time.monotonic() + limit
+    while not done.wait(ABORT_POLL):
+        late = deadline is not None and time.monotonic() >= deadline
+        if late or abort.is_set():
+            with lock:
+                if not done.is_set():
+                    box["abandoned"] = True
+                    if late:
+                        raise TimeoutError(f"no Dask scheduler after {limit:g} s")
+                    raise Abandoned
+            break
     if "error" in box:
         raise box["error"]
     return box["value"]

@@ -52,6 +52,7 @@ class Launch:
         self.settings = settings
         self._ready: Future[ClusterHandle] = Future()
         self._release = threading.Event()
+        self._abort = threading.Event()  # a start still under way is given up on close()
         self._thread: threading.Thread | None = None
         if start:
             self.start()
@@ -78,7 +79,7 @@ class Launch:
         from ..clusters.cluster import open_cluster
 
         try:
-            with open_cluster(self.settings) as handle:
+            with open_cluster(self.settings, self._abort) as handle:
                 self._ready.set_result(handle)
                 self._release.wait()
         except Exception as exc:
@@ -95,6 +96,9 @@ class Launch:
         self._release.set()
 
     def close(self) -> None:
+        """End the cluster; one still starting (a Kubernetes run stopped meanwhile) is given up
+        at once and removed rather than waited for."""
+        self._abort.set()
         self._release.set()
         if self._thread is not None:
             self._thread.join()

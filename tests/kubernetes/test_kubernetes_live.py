@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -352,6 +353,37 @@ def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Clus
     assert kubectl("get", "daskclusters", "-n", ns, "-o", "name").strip() == ""
     assert kubectl("get", "pods", "-n", ns, "-l", "dask.org/cluster-name", "-o", "name") == ""
     kubectl("rollout", "status", "statefulset/cloudsurge-redis", "-n", ns, "--timeout=120s")
+
+
+def test_ctrl_c_while_the_cluster_starts_ends_at_once_and_leaves_nothing(cluster: Cluster) -> None:
+    """SIGINT while KubeCluster still waits for its scheduler: the run ends as interrupted in
+    seconds (not after --cluster-timeout), with the resume command, its DaskCluster removed."""
+    bucket = f"ki-{uuid.uuid4().hex[:10]}"
+    create_bucket(bucket)
+    ns = cluster.namespace
+    env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}
+    command = run_command(cluster, f"gs://{bucket}/runs", "--pods", "1", "--max-heavy-atoms",
+                          "4", "--cluster-timeout", "600")  # fmt: skip
+    client = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not kubectl("get", "daskclusters", "-n", ns, "-o", "name").strip():
+        assert client.poll() is None and time.monotonic() < deadline, client.communicate()
+        time.sleep(0.2)
+    client.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, stderr = client.communicate(timeout=300)
+    seconds = time.monotonic() - interrupted
+    cluster.figures["interrupted_start_seconds"] = seconds
+    assert client.returncode == 130, stderr[-3000:]
+    assert "interrupted by SIGINT" in stderr and "--resume" in stderr, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert seconds < 60, (seconds, stderr[-3000:])
+    deadline = time.monotonic() + 120
+    while left_of_runs(ns):
+        assert time.monotonic() < deadline, left_of_runs(ns)
+        time.sleep(1)
 
 
 def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:

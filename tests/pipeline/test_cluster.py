@@ -247,6 +247,32 @@ def test_operator_not_running_times_out_and_cleans_up(fake_api: type[FakeApi]) -
     assert fake_api.store == {}
 
 
+def test_a_start_given_up_ends_at_once_and_removes_its_cluster(fake_api: type[FakeApi]) -> None:
+    """A run stopped (Ctrl-C, `stop`) while its DaskCluster starts: the start is given up
+    within a second, not after --cluster-timeout, and the DaskCluster made so far is deleted."""
+    fake_api.mode = "no-operator"
+    abort = threading.Event()
+    set_at: list[float] = []
+
+    def give_up_once_made() -> None:
+        deadline = time.monotonic() + 30
+        while not fake_api.created and time.monotonic() < deadline:
+            time.sleep(0.05)
+        set_at.append(time.monotonic())
+        abort.set()
+
+    threading.Thread(target=give_up_once_made, daemon=True).start()
+    with pytest.raises(ClusterError, match="was given up") as caught, open_cluster(
+        KUBE.replace(cluster_timeout=300), abort
+    ):
+        pass
+    seconds = time.monotonic() - set_at[0]
+    assert len(fake_api.created) == 1
+    assert fake_api.created[0] in str(caught.value)
+    assert fake_api.store == {}  # deleted before the error
+    assert seconds < 10, seconds  # the deletion's round trips, not --cluster-timeout (300 s)
+
+
 def test_api_server_that_never_answers_is_bounded(fake_api: type[FakeApi]) -> None:
     fake_api.mode = "hang"
     fails_with(KUBE.replace(cluster_timeout=1.5), "did not start within 1.5 s", within=10)
