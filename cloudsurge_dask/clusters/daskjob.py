@@ -20,7 +20,7 @@ from typing import Any
 from ..declaration import declared
 from ..errors import ClusterError
 from ..settings import ClusterKind, Settings
-from .cluster import kube_cluster_spec
+from .daskcluster import kube_cluster_spec
 from .kubefailure import explain
 from .kubeobjects import CLIENT_NAME, LABELS, dns_name, harden_pod, resources, worker_env
 

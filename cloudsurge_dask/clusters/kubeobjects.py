@@ -2,7 +2,7 @@
 
 Nothing site-specific lives in the repository: namespace, image, bucket and service accounts
 come from `KubeValues` (the `manifests` subcommand's flags), and Secrets are created by the
-user with kubectl (docs/gke.md). The pod helpers here are shared with `cluster.py`, so every
+user with kubectl (docs/gke.md). The pod helpers here are shared with `daskcluster.py`, so every
 pod of ours (Dask workers and scheduler, plain Job pods, Redis) is hardened from the same
 values and wired the same way.
 """

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from support.kubeschema import CHART, K8S, as_pod, crd_validator, env_of
 
-from cloudsurge_dask.clusters.cluster import kube_cluster_spec
 from cloudsurge_dask.clusters.clusterphase import running_phase
+from cloudsurge_dask.clusters.daskcluster import kube_cluster_spec
 from cloudsurge_dask.clusters.kubeaccess import permissions
 from cloudsurge_dask.clusters.kubeforward import ForwardFailed, _pump, forward_target
 from cloudsurge_dask.clusters.kubeobjects import (

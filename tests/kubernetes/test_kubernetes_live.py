@@ -60,7 +60,7 @@ from support.kubetest import (
 from support.refdata import reference_counts
 
 from cloudsurge_dask.clusters import clusterphase
-from cloudsurge_dask.clusters.cluster import kube_cluster_spec
+from cloudsurge_dask.clusters.daskcluster import kube_cluster_spec
 from cloudsurge_dask.formulae.formula import parse_formula
 from cloudsurge_dask.output.records import TaskStatus
 from cloudsurge_dask.settings import Settings

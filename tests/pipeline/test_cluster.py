@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 
-from cloudsurge_dask.clusters import cluster as cluster_module
-from cloudsurge_dask.clusters.cluster import ClusterHandle, kube_cluster_spec, open_cluster
+from cloudsurge_dask.clusters import daskcluster as cluster_module
+from cloudsurge_dask.clusters.cluster import ClusterHandle, open_cluster
+from cloudsurge_dask.clusters.daskcluster import kube_cluster_spec
 from cloudsurge_dask.clusters.kubeaccess import SHOWN, permissions
 from cloudsurge_dask.errors import ClusterError
 from cloudsurge_dask.settings import Settings

@@ -29,8 +29,9 @@ from distributed import wait as distributed_wait
 from support.processes import stop
 from support.refdata import hill_counts
 
-from cloudsurge_dask.clusters.cluster import kube_cluster_spec, open_cluster
+from cloudsurge_dask.clusters.cluster import open_cluster
 from cloudsurge_dask.clusters.dashboard import ROUTES_ENV, announce, page_link
+from cloudsurge_dask.clusters.daskcluster import kube_cluster_spec
 from cloudsurge_dask.engine import engine_path
 from cloudsurge_dask.formulae.formula import parse_formula
 from cloudsurge_dask.queue.jobqueue import JobQueue
