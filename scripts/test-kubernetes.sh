@@ -395,6 +395,12 @@ up() {
         wait_for 90 "the pod bridge" ip link show cstk8s0
         kc -n kube-system delete pod cloudsurge-bridge --wait=false >/dev/null 2>&1 || true
     fi
+    # Service addresses onto the pod bridge: one that kube-proxy has no rule for yet (a new
+    # Service's first second) then stays on this machine and goes unanswered, instead of
+    # leaving by the default route (where the sandbox's gateway answered a Redis ping with
+    # "HTTP/1.1 400 Bad Request"); with its rule it is DNATed to a pod as before. The route
+    # goes with the bridge on `down`.
+    ip route replace $SERVICE_CIDR dev cstk8s0
     touch "$K/run/cluster-hosts"
     start_process dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts \
         --listen-address=$DNS_IP --bind-interfaces --addn-hosts="$K/run/cluster-hosts" \

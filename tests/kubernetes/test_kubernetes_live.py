@@ -356,34 +356,46 @@ def test_run_on_kubernetes_survives_pod_deletion_and_redis_restart(cluster: Clus
 
 
 def test_ctrl_c_while_the_cluster_starts_ends_at_once_and_leaves_nothing(cluster: Cluster) -> None:
-    """SIGINT while KubeCluster still waits for its scheduler: the run ends as interrupted in
-    seconds (not after --cluster-timeout), with the resume command, its DaskCluster removed."""
+    """SIGINT once the job is queued while KubeCluster still waits for its scheduler (whose
+    image no registry has: it never starts): the run ends as interrupted in seconds, not after
+    --cluster-timeout, with the resume command; its DaskCluster is deleted (the operator then
+    takes ~70 s to let it go: its timer's finalizer)."""
     bucket = f"ki-{uuid.uuid4().hex[:10]}"
     create_bucket(bucket)
     ns = cluster.namespace
     env = {**cluster.env, "CLOUDSURGE_REDIS_URL": cluster.in_cluster_url}
     command = run_command(cluster, f"gs://{bucket}/runs", "--pods", "1", "--max-heavy-atoms",
-                          "4", "--cluster-timeout", "600")  # fmt: skip
+                          "4", "--cluster-timeout", "600", "--image",
+                          "localhost/cloudsurge-absent:0")  # fmt: skip
     client = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 120
-    while not kubectl("get", "daskclusters", "-n", ns, "-o", "name").strip():
-        assert client.poll() is None and time.monotonic() < deadline, client.communicate()
+    said: list[str] = []
+    stream = client.stderr
+    assert stream is not None
+    reader = threading.Thread(target=lambda: said.extend(iter(stream.readline, "")))
+    reader.start()
+    deadline = time.monotonic() + 180
+    while not (any("formulae queued" in line for line in said)
+               and kubectl("get", "daskclusters", "-n", ns, "-o", "name").strip()):  # fmt: skip
+        assert client.poll() is None and time.monotonic() < deadline, "".join(said)
         time.sleep(0.2)
     client.send_signal(signal.SIGINT)
     interrupted = time.monotonic()
-    _, stderr = client.communicate(timeout=300)
+    client.wait(timeout=300)
+    reader.join(timeout=30)
     seconds = time.monotonic() - interrupted
+    stderr = "".join(said)
     cluster.figures["interrupted_start_seconds"] = seconds
     assert client.returncode == 130, stderr[-3000:]
     assert "interrupted by SIGINT" in stderr and "--resume" in stderr, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     assert seconds < 60, (seconds, stderr[-3000:])
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     while left_of_runs(ns):
         assert time.monotonic() < deadline, left_of_runs(ns)
-        time.sleep(1)
+        time.sleep(2)
+    cluster.figures["interrupted_cluster_gone_seconds"] = time.monotonic() - interrupted
 
 
 def test_plain_job_drains_a_queue(cluster: Cluster, tmp_path: Path) -> None:

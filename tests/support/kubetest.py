@@ -98,12 +98,14 @@ def wait_http(url: str, seconds: float = 30) -> None:
 
 
 def wait_redis(url: str, seconds: float = 60) -> None:
+    """Until Redis answers at `url`: a Service address answers nothing (or, before kube-proxy
+    has its rule, whatever the route reaches; see `up`) until then."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             redis.Redis.from_url(url, socket_timeout=2).ping()
             return
-        except redis.ConnectionError:
+        except redis.RedisError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
