@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ConfigError
+from ..errors import ClusterError, ConfigError
 from ..settings import Settings
 from .kubeaccess import check_access
+from .kubefailure import explain
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,12 @@ def redis_url(settings: Settings) -> Iterator[str]:
         yield str(settings.redis_url)
         return
     namespace, service, port = forward_target(settings)
-    check_access(namespace)  # a refused port-forward would look like a Redis that is down
+    try:
+        check_access(namespace)  # a refused port-forward would look like a Redis that is down
+    except ClusterError:
+        raise
+    except Exception as exc:  # no credentials, an unreadable kubeconfig, no API server...
+        raise ClusterError(explain(exc, settings, service)) from None
     with ServiceForward(namespace, service, port) as forward:
         parts = urlsplit(str(settings.redis_url))
         auth, at, _ = parts.netloc.rpartition("@")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -114,3 +117,22 @@ def test_job_meta_stores_exactly_the_stored_settings() -> None:
     back = JobMeta.from_dict(data)
     assert back.root == "./results/J1"
     assert all(getattr(back.settings, name) == getattr(settings, name) for name in STORED)
+
+
+@pytest.mark.parametrize("command", ["status", "stop", "export"])
+def test_redis_forward_without_kubernetes_credentials_is_one_line(
+    command: str, tmp_path: Path
+) -> None:
+    """`status`, `stop`, `export` reach a cluster's Redis as `run` does (--redis-forward); with
+    no credentials that is the run's one line naming the fix, not a kr8s traceback."""
+    env = {"KUBECONFIG": str(tmp_path / "absent"), "HOME": str(tmp_path),
+           "CLOUDSURGE_REDIS_URL": "redis://:pw@cloudsurge-redis.chem:6379/0"}  # fmt: skip
+    more = ["--to", str(tmp_path / "out.parquet")] if command == "export" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "cloudsurge_dask", command, "20261207T000000-abcdef",
+         "--redis-forward", "--output", str(tmp_path), *more],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: no Kubernetes credentials: set KUBECONFIG"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
