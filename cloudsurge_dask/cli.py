@@ -20,7 +20,7 @@ import click
 
 from .clusters.kubeobjects import KubeValues
 from .declaration import declared, markdown_table
-from .errors import CloudSurgeError, ConfigError
+from .errors import CloudSurgeError, ConfigError, RunInterrupted
 from .settings import ClusterKind, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,7 +143,8 @@ def configuration_table() -> str:
 
 
 def friendly(command: F) -> F:
-    """Every expected failure ends as one clear line and exit status 2, never a traceback."""
+    """Every expected failure ends as one clear line and exit status 2 (a signal's own for
+    an interrupted start), never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -151,7 +152,7 @@ def friendly(command: F) -> F:
             return command(*args, **kwargs)
         except CloudSurgeError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(exc.exit_code if isinstance(exc, RunInterrupted) else 2)
 
     return wrapper  # type: ignore[return-value]
 

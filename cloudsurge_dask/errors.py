@@ -17,6 +17,7 @@ and exit non-zero instead of a traceback::
     ├── ScreenError            screening failed for one task (a plugin raised, a screening
     │                          process died): retried like a crash
     ├── ClusterError           the Dask cluster could not be started or reached
+    ├── RunInterrupted         SIGINT/SIGTERM before the run drove its job (exit 130/143)
     ├── VerifyError            an output part does not match its manifest
     │   └── CorruptData        a part or manifest that cannot be decoded at all
     └── ResultError            `cat` asked for structures that are not there
@@ -95,6 +96,16 @@ class ScreenError(CloudSurgeError):
 
 class ClusterError(CloudSurgeError):
     """The Dask cluster could not be created or reached."""
+
+
+class RunInterrupted(CloudSurgeError):
+    """A signal reached the client while it was still starting or resuming the job (later, a
+    run ends as interrupted with its records saved); the exit status is the signal's, as for
+    a run stopped later."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class VerifyError(CloudSurgeError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..clusters.kubeforward import redis_url
 from ..clusters.sizing import expected_drains
-from ..errors import CloudSurgeError, ConfigError, QueueError, StorageError
+from ..errors import CloudSurgeError, ConfigError, QueueError, RunInterrupted, StorageError
 from ..formulae.formula import Formula
 from ..formulae.plan import SCREEN_WEIGHT, PlanOptions, plan_tasks
 from ..generate.formats import get_format
@@ -94,7 +94,13 @@ def run_job(
     with SignalGuard() as guard:
         if job is None:
             return _new(settings, formulae, new_job_id(), guard, say, started, quiet)
-        return _resume(settings, job, guard, given, say, started, quiet)
+        try:
+            return _resume(settings, job, guard, given, say, started, quiet)
+        except Interrupted as exc:  # before it drove the job (then it ends as interrupted)
+            raise RunInterrupted(
+                f"interrupted by {exc.name} while resuming job {job}; resume with: "
+                f"{resume_command(job, settings)}", exc.exit_code,
+            ) from None
 
 
 def _new(
@@ -132,8 +138,8 @@ def _new(
             state.remove()  # nothing was queued: nothing to resume
         if isinstance(exc, Interrupted):
             then = f"; resume with: {resume_command(job, settings)}" if queued else ""
-            raise CloudSurgeError(
-                f"interrupted by {exc.name} while starting job {job}{then}"
+            raise RunInterrupted(
+                f"interrupted by {exc.name} while starting job {job}{then}", exc.exit_code
             ) from None
         raise
 
