@@ -49,7 +49,8 @@ def prepare_cluster(settings: Settings) -> None:
 
 class Abandoned(Exception):
     """The run stopped waiting for its cluster's start (Ctrl-C, `stop`, a small job already
-    done); raised inside this module only, where the half-made cluster is then removed."""
+    done); raised and caught inside `clusters/` only, where the half-made cluster is then
+    removed and a ClusterError says so."""
 
 
 @contextmanager
@@ -89,9 +90,10 @@ def wait_for_workers(
     limit = start_limit(settings)
     deadline = None if limit is None else time.monotonic() + limit
     while True:
-        step = 1.0 if abort is not None else limit
+        step = 1.0 if abort is not None else None
         if deadline is not None:
-            step = max(0.01, min(step or limit or 0.0, deadline - time.monotonic()))
+            left = max(0.01, deadline - time.monotonic())
+            step = left if step is None else min(step, left)
         try:
             client.wait_for_workers(count, timeout=step)
             return
