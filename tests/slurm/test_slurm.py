@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.faults import engine
 from support.refdata import hill_counts
 
 from cloudsurge_dask.queue.redisserver import RedisServer
@@ -380,20 +381,24 @@ def test_bad_slurm_settings_are_one_clear_line(
 def test_workers_retire_before_the_time_limit_and_jobs_are_replaced(
     slurm: Slurm, tmp_path: Path
 ) -> None:
-    """Jobs of 2 minutes over every formula up to 8 heavy atoms, one task per formula (~3
-    minutes here): each worker retires at 60-90 s, hands its leases back and its job is
-    replaced; every formula once, the reference's counts, `verify` OK. Slow: `-m "slurm and
-    full"`."""
+    """Jobs of 2 minutes over every formula up to 8 heavy atoms, one task per formula, each
+    behind a generator wrapper that waits 10 ms (so the run outlasts a job however fast the
+    pipeline gets: ~75 s without it since session 6, ~4 minutes with it): each worker retires
+    at 60-90 s, hands its leases back and its job is replaced; every formula once, the
+    reference's counts, `verify` OK. Slow: `-m "slurm and full"`."""
     output, logs = tmp_path / "out", tmp_path / "logs"
     logs.mkdir()
     env = {**slurm.env, "XDG_STATE_HOME": str(tmp_path / "xdg")}
     formulae = tmp_path / "f8.txt"
     assert cli(env, "formulae", "--max-heavy-atoms", "8", "--out", str(formulae)).returncode == 0
     count = len(formulae.read_text().split())
+    slow = tmp_path / "slow-surge"
+    slow.write_text(f'#!/bin/sh\nsleep 0.01\nexec {engine()} "$@"\n')
+    slow.chmod(0o755)
     done = cli(env, "run", "--cluster", "slurm", "--quiet", "--formulae", str(formulae),
                "--output", str(output), "--slurm-interface", "lo", "--slurm-walltime",
                "00:02:00", "--slurm-log-directory", str(logs), "--shard-structures", "0",
-               timeout=800)  # fmt: skip
+               "--surge", str(slow), timeout=800)  # fmt: skip
     assert done.returncode == 0, done.stderr
     submitted = re.findall(r"Slurm jobs submitted: ([\d ]+)", done.stderr)
     assert len(" ".join(submitted).split()) > 2, done.stderr  # replacements
