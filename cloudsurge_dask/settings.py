@@ -93,7 +93,8 @@ class Settings:
         ElementList(), FORMULAE, "Formulae", stored=True,
     )
     formulae: str | None = setting(
-        None, "Read formulae from this file or URL (one per line, # comments) instead of CDK.",
+        None, "Read formulae from this file, pipe (`<(grep ...)`) or URL (one per line, "
+        "# comments; .gz, .zst... by its name) instead of CDK.",
         click.Path(), FORMULAE, "Formulae", stored=True,
     )
     redis_url: str | None = setting(

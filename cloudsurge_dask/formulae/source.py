@@ -14,11 +14,17 @@ the window [0.5, N+0.5] holds exactly the multisets with 1..N atoms.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from fsspec.compression import compr
+from fsspec.utils import infer_compression
 
 from ..errors import ConfigError, FormulaError, StorageError
 from ..storage import open_file
@@ -178,6 +184,35 @@ def _raw_lines(handle: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes |
         yield None if overlong or len(rest) > MAX_LINE_BYTES else rest
 
 
+def _pipe(path_or_url: str) -> str | None:
+    """The local path, if `path_or_url` is a pipe or FIFO (`--formulae <(grep ... list)`),
+    which fsspec cannot open: it seeks to learn the size."""
+    path = path_or_url.removeprefix("file://")
+    if "://" in path:
+        return None
+    try:
+        return path if stat.S_ISFIFO(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _read_formulae(path_or_url: str) -> Iterator[IO[bytes]]:
+    """The file as bytes, decompressed as its name says (`.gz`, `.zst`, ...), pipes too."""
+    path = _pipe(path_or_url)
+    if path is None:
+        with open_file(path_or_url, "rb") as handle:
+            yield handle
+        return
+    codec = infer_compression(path)
+    with open(path, "rb") as raw:
+        if codec is None:
+            yield raw
+            return
+        with compr[codec](raw, mode="rb") as handle:
+            yield handle
+
+
 def read_formula_file(path_or_url: str) -> list[Formula]:
     """Every formula of a file (local, `memory://`, `gs://`, optionally compressed), in order.
 
@@ -190,7 +225,7 @@ def read_formula_file(path_or_url: str) -> list[Formula]:
     bad: list[tuple[int, str]] = []
     bad_count = 0
     try:
-        with open_file(path_or_url, "rb") as handle:
+        with _read_formulae(path_or_url) as handle:
             for number, raw in enumerate(_raw_lines(handle), start=1):
                 if raw is None:
                     result: Formula | str = f"line longer than {MAX_LINE_BYTES} bytes"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
 import re
 import string
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -335,6 +337,25 @@ def test_write_then_read_round_trip_local_and_gzip(tmp_path: Path) -> None:
         assert read_formula_file(path) == list(dict.fromkeys(formulae))
     with gzip.open(tmp_path / "f.txt.gz", "rt") as handle:
         assert handle.read().splitlines() == [f.hill for f in formulae]
+
+
+def test_a_pipe_is_read_like_a_file(tmp_path: Path) -> None:
+    """`--formulae <(grep ... list)`: a pipe, which fsspec cannot open (it seeks); read in a
+    stream, decompressed as its name says."""
+    formulae = [parse_formula(text) for text in _reference_formulae()[:300]]
+    text = "".join(f"{f.hill}\n" for f in formulae).encode()
+    for name, data in (("f.txt", text), ("f.txt.gz", gzip.compress(text))):
+        fifo = tmp_path / name
+        os.mkfifo(fifo)
+
+        def feed(fifo: Path = fifo, data: bytes = data) -> None:
+            with open(fifo, "wb") as handle:
+                handle.write(data)
+
+        writer = threading.Thread(target=feed)
+        writer.start()
+        assert read_formula_file(str(fifo)) == list(dict.fromkeys(formulae))
+        writer.join(timeout=30)
 
 
 def test_write_then_read_round_trip_on_gcs(gcs_bucket: str) -> None:
