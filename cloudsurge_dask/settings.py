@@ -223,7 +223,7 @@ class Settings:
     namespace: str = setting(
         "default", "Namespace of every object (and of --redis-url's Service with "
         "--redis-forward, unless its host names one).", TEXT,
-        (*KUBE_OBJECTS, "status", "stop", "export"), "Kubernetes",
+        tuple(dict.fromkeys(KUBE_OBJECTS + FORWARD)), "Kubernetes",
     )
     pods: int = setting(2, "Worker pods.", POSITIVE, RUN, "Kubernetes")
     processes_per_pod: int = setting(

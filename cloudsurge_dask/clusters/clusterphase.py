@@ -43,9 +43,11 @@ def running_phase(service: dict[str, Any]) -> bool:
 async def _watch(name: str, namespace: str, stop: threading.Event) -> None:
     import httpx  # with kr8s, only in a Kubernetes run (the `kubernetes` extra)
     import kr8s
-    from kr8s.asyncio.objects import Service, new_class
+    from kr8s.asyncio.objects import Service
 
-    kind = new_class("DaskCluster", version="kubernetes.dask.org/v1", namespaced=True)
+    from .daskcluster import dask_cluster_kind  # it imports this module
+
+    kind = dask_cluster_kind()
     pending_since: float | None = None
     while not stop.is_set():
         await asyncio.sleep(POLL_SECONDS)

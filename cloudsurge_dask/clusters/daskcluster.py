@@ -153,7 +153,7 @@ def _check_access(namespace: str) -> None:
     check_access(namespace)
 
     async def probe() -> None:
-        async for _ in _dask_cluster_kind().list(namespace=namespace):
+        async for _ in dask_cluster_kind().list(namespace=namespace):
             break
 
     asyncio.run(probe())
@@ -204,7 +204,7 @@ def _bounded(
     return box["value"]
 
 
-def _dask_cluster_kind() -> Any:
+def dask_cluster_kind() -> Any:
     """The operator's DaskCluster resource through kr8s' public API for custom resources."""
     from kr8s.asyncio.objects import new_class
 
@@ -230,7 +230,7 @@ def _delete_cluster(name: str, namespace: str, wait: bool) -> None:
     ~35 s for it, else in the background."""
 
     async def delete() -> None:
-        resource = await _dask_cluster_kind().get(name, namespace=namespace, timeout=10)
+        resource = await dask_cluster_kind().get(name, namespace=namespace, timeout=10)
         await resource.delete()
 
     def run() -> None:

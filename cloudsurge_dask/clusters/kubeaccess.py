@@ -15,9 +15,9 @@ import asyncio
 from typing import Any
 
 from ..errors import ClusterError
+from .kubefailure import GUIDE
 from .kubeobjects import CLIENT_NAME, CLIENT_RULES
 
-GUIDE = "docs/gke.md"
 REVIEW_SECONDS = 30.0
 SHOWN = 3  # missing grants named in the message; the rest counted
 

@@ -33,7 +33,7 @@ def drains_here(settings: Settings) -> bool:
     return (
         settings.cluster == ClusterKind.LOCAL
         and not settings.scheduler
-        and (settings.inline_structures > 0)
+        and settings.inline_structures > 0
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from ..output.records import records_frame
 from ..queue.redisclient import connect
 from ..settings import ClusterKind
 from ..storage import is_local
+from .interruption import EXIT_CODES
 from .outcome import Outcome, save_records
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from ..queue.state import LocalState
     from ..settings import JobMeta
 
-STOP_EXIT_CODE = 130  # a run stopped by `stop JOB` ends as one stopped by Ctrl-C
+STOP_EXIT_CODE = EXIT_CODES[signal.SIGINT]  # `stop JOB` ends a run as Ctrl-C does
 REDIS_WRITABLE_SECONDS = 10.0  # after a full disk is relieved, Redis retries its AOF each 1 s
 
 
